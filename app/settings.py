@@ -1,0 +1,217 @@
+"""Typed settings read once from the environment; nothing else in Shelfsync reads ``os.environ``.
+
+A missing or malformed value raises :class:`SettingsError` with one line that names the variable,
+so the CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+Environment = Literal["development", "production"]
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Shelfsync is configured with. Each field documents its variable and default."""
+
+    environment: Environment = "development"
+    """``SHELFSYNC_ENV``: ``development`` (default) generates missing secrets under ``DATA_DIR``;
+    ``production`` refuses to start without ``SECRET_KEY`` and ``ENCRYPTION_KEYS``."""
+
+    database_url: str | None = None
+    """``DATABASE_URL``: PostgreSQL URL of the role that owns the schema (runs migrations).
+    Unset: an embedded PostgreSQL is started under ``DATA_DIR/postgres``."""
+
+    database_app_url: str | None = None
+    """``DATABASE_APP_URL``: URL the application connects with. Unset: ``DATABASE_URL`` with
+    ``SET ROLE shelfsync_app`` at connect, so queries run as a role that does not own the tables."""
+
+    redis_url: str | None = None
+    """``REDIS_URL``: Redis for queues, sessions, rate limits and locks.
+    Unset: an embedded Redis is started under ``DATA_DIR/redis``."""
+
+    secret_key: str = ""
+    """``SECRET_KEY``: signs CSRF tokens and derives session secrets (at least 32 characters)."""
+
+    data_dir: Path = Path(".shelfsync")
+    """``DATA_DIR``: where embedded services and generated development secrets live (default
+    ``./.shelfsync``)."""
+
+    base_domain: str = "localhost"
+    """``BASE_DOMAIN``: partners are served at ``{partner}.{BASE_DOMAIN}`` unless they have a custom
+    domain (default ``localhost``)."""
+
+    encryption_keys: tuple[tuple[str, bytes], ...] = ()
+    """``ENCRYPTION_KEYS``: ``kid:base64key[,kid:base64key…]``, 32-byte AES-256-GCM keys; the first
+    encrypts, all decrypt (rotation)."""
+
+    cookie_secure: bool = True
+    """``COOKIE_SECURE``: mark session and CSRF cookies ``Secure`` (default true; browsers accept
+    secure cookies on ``localhost``)."""
+
+    mail_backend: Literal["log", "smtp"] = "log"
+    """``MAIL_BACKEND``: ``log`` writes outgoing mail to the log (development), ``smtp`` sends it."""
+
+    smtp_url: str | None = None
+    """``SMTP_URL``: ``smtp://user:password@host:port`` when ``MAIL_BACKEND=smtp``."""
+
+    mail_from: str = "no-reply@localhost"
+    """``MAIL_FROM``: envelope sender of outgoing mail."""
+
+    log_level: str = "INFO"
+    """``LOG_LEVEL``: minimum level of the JSON logs (default ``INFO``)."""
+
+    @property
+    def active_key(self) -> tuple[str, bytes]:
+        """The (key id, key) that encrypts new secrets."""
+        return self.encryption_keys[0]
+
+    def with_services(self, database_url: str, redis_url: str) -> Settings:
+        """A copy pointing at concrete services (used once embedded ones are started)."""
+        return replace(self, database_url=database_url, redis_url=redis_url)
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _url(name: str, raw: str, schemes: set[str]) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes:
+        wanted = ", ".join(sorted(schemes))
+        raise SettingsError(f"{name} must be a URL with scheme {wanted}, got {parts.scheme!r}")
+    if parts.scheme in {"redis", "rediss", "postgresql", "postgres", "smtp"} and not (
+        parts.hostname or "host=" in parts.query
+    ):
+        raise SettingsError(f"{name} must name a host, got {raw!r}")
+    return raw
+
+
+def parse_encryption_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """Parse ``kid:base64key,…`` into (key id, 32-byte key) pairs, in order."""
+    keys: list[tuple[str, bytes]] = []
+    for index, item in enumerate(part.strip() for part in raw.split(",")):
+        kid, sep, encoded = item.partition(":")
+        if not sep or not _KEY_ID.match(kid):
+            raise SettingsError(f"ENCRYPTION_KEYS item {index} must look like kid:base64key")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise SettingsError(f"ENCRYPTION_KEYS key {kid!r} is not valid base64") from None
+        if len(key) != 32:
+            raise SettingsError(f"ENCRYPTION_KEYS key {kid!r} must decode to 32 bytes, got {len(key)}")
+        if any(existing == kid for existing, _ in keys):
+            raise SettingsError(f"ENCRYPTION_KEYS key id {kid!r} appears twice")
+        keys.append((kid, key))
+    if not keys:
+        raise SettingsError("ENCRYPTION_KEYS must hold at least one kid:base64key")
+    return tuple(keys)
+
+
+def _development_secrets(data_dir: Path) -> dict[str, str]:
+    """Generate (once) and reuse the secrets a development install needs."""
+    path = data_dir / "dev-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ENCRYPTION_KEYS": "dev1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.write_text(json.dumps(generated))
+    path.chmod(0o600)
+    return generated
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment)."""
+    source = dict(os.environ if env is None else env)
+
+    def get(name: str) -> str | None:
+        value = source.get(name)
+        return value if value not in (None, "") else None
+
+    environment = get("SHELFSYNC_ENV") or "development"
+    if environment not in ("development", "production"):
+        raise SettingsError(f"SHELFSYNC_ENV must be development or production, got {environment!r}")
+
+    data_dir = Path(get("DATA_DIR") or ".shelfsync")
+    database_url = get("DATABASE_URL")
+    if database_url:
+        _url("DATABASE_URL", database_url, {"postgresql", "postgres", "postgresql+asyncpg"})
+    database_app_url = get("DATABASE_APP_URL")
+    if database_app_url:
+        _url("DATABASE_APP_URL", database_app_url, {"postgresql", "postgres", "postgresql+asyncpg"})
+    redis_url = get("REDIS_URL")
+    if redis_url:
+        _url("REDIS_URL", redis_url, {"redis", "rediss", "unix"})
+
+    base_domain = (get("BASE_DOMAIN") or "localhost").lower()
+    if not _HOSTNAME.match(base_domain):
+        raise SettingsError(f"BASE_DOMAIN must be a host name such as example.com, got {base_domain!r}")
+
+    secret_key = get("SECRET_KEY")
+    raw_keys = get("ENCRYPTION_KEYS")
+    if environment == "production":
+        if not secret_key:
+            raise SettingsError("SECRET_KEY is required when SHELFSYNC_ENV=production")
+        if not raw_keys:
+            raise SettingsError("ENCRYPTION_KEYS is required when SHELFSYNC_ENV=production")
+    if not secret_key or not raw_keys:
+        generated = _development_secrets(data_dir)
+        secret_key = secret_key or generated["SECRET_KEY"]
+        raw_keys = raw_keys or generated["ENCRYPTION_KEYS"]
+    if len(secret_key) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters")
+
+    mail_backend = get("MAIL_BACKEND") or "log"
+    if mail_backend not in ("log", "smtp"):
+        raise SettingsError(f"MAIL_BACKEND must be log or smtp, got {mail_backend!r}")
+    smtp_url = get("SMTP_URL")
+    if mail_backend == "smtp":
+        if not smtp_url:
+            raise SettingsError("SMTP_URL is required when MAIL_BACKEND=smtp")
+        _url("SMTP_URL", smtp_url, {"smtp"})
+
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+    return Settings(
+        environment=environment,  # type: ignore[arg-type]
+        database_url=database_url,
+        database_app_url=database_app_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        data_dir=data_dir,
+        base_domain=base_domain,
+        encryption_keys=parse_encryption_keys(raw_keys),
+        cookie_secure=_bool("COOKIE_SECURE", get("COOKIE_SECURE") or "true"),
+        mail_backend=mail_backend,  # type: ignore[arg-type]
+        smtp_url=smtp_url,
+        mail_from=get("MAIL_FROM") or "no-reply@localhost",
+        log_level=log_level,
+    )
