@@ -1,0 +1,1 @@
+"""API v1: tenant systems call it with ``Authorization: Bearer <API key>``."""

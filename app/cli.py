@@ -1,0 +1,288 @@
+"""The ``shelfsync`` command: database migrations, web server, worker, demo, and admin tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from app.embedded import EmbeddedServices, ensure_services
+from app.logging import configure_logging
+from app.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _services() -> Iterator[Settings]:
+    """Settings with service URLs, starting (and finally stopping) embedded servers if needed."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level)
+    embedded = EmbeddedServices()
+    try:
+        try:
+            settings, embedded = ensure_services(settings)
+        except Exception as exc:
+            raise click.ClickException(f"could not start embedded services: {exc}") from None
+        yield settings
+    finally:
+        embedded.stop()
+
+
+def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await coro_factory()
+
+    return asyncio.run(main())
+
+
+def _require_migrated(settings: Settings) -> None:
+    from app.database.migrations import current_revision, head_revision
+
+    try:
+        current = current_revision(settings)
+    except Exception as exc:
+        raise click.ClickException(f"cannot reach PostgreSQL: {str(exc).splitlines()[0]}") from None
+    head = head_revision(settings)
+    if current != head:
+        raise click.ClickException(
+            f"the database is at revision {current or 'none'}, the code needs {head}: run `shelfsync db upgrade`"
+        )
+
+
+@click.group()
+def main() -> None:
+    """Shelfsync: keep prices, promotions, stock and orders in sync between ERPs and channels."""
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head)."""
+    from app.database import migrations
+
+    with _services() as settings:
+        migrations.upgrade(settings, revision)
+        click.echo(f"database at {migrations.current_revision(settings)}")
+
+
+@db.command()
+@click.argument("revision", default="-1")
+def downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (default: one step back)."""
+    from app.database import migrations
+
+    with _services() as settings:
+        migrations.downgrade(settings, revision)
+        click.echo(f"database at {migrations.current_revision(settings) or 'base'}")
+
+
+@db.command()
+def current() -> None:
+    """Print the schema revision."""
+    from app.database import migrations
+
+    with _services() as settings:
+        click.echo(migrations.current_revision(settings) or "base (empty)")
+
+
+# -- serve / worker ---------------------------------------------------------------------------
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.factory import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web portal and API."""
+    with _services() as settings:
+        _require_migrated(settings)
+        _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Drain the queue and exit.")
+def worker(burst: bool) -> None:
+    """Run a background worker (jobs and the outbox relay)."""
+    from app.worker import build_worker
+
+    with _services() as settings:
+        _require_migrated(settings)
+        build_worker(settings, burst=burst).run()
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Start embedded services, migrate, seed demo data, and run the portal with a worker."""
+    from app.database import migrations
+    from app.database.engine import Database, app_engine
+    from app.demo import DEMO_PASSWORD, seed_demo
+
+    with _services() as settings:
+        migrations.upgrade(settings)
+
+        async def seed() -> Any:
+            db = Database.from_engine(app_engine(settings))
+            try:
+                return await seed_demo(db)
+            finally:
+                await db.dispose()
+
+        seeded = _run(seed)
+        env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or ""}
+        env["SECRET_KEY"] = settings.secret_key
+        worker_process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "app.cli", "worker"], env=env
+        )
+        shown_port = f":{port}" if port != 80 else ""
+        lines = [
+            "",
+            "Shelfsync demo is running.",
+            f"  Partner portal : http://{seeded.partner_slug}.{settings.base_domain}{shown_port}/",
+            f"  Platform portal: http://{settings.base_domain}{shown_port}/",
+            f"  API            : http://{host}{shown_port}/api/v1/tenant   (docs: /schema)",
+            f"  API key ({seeded.api_key_tenant}): {seeded.api_key}",
+            f"  Logins (password for all: {DEMO_PASSWORD}):",
+            *(f"    {login.role.value:<17} {login.email:<28} {login.where}" for login in seeded.logins),
+            "  Stop with Ctrl-C.",
+            "",
+        ]
+        click.echo("\n".join(lines), err=False)
+        sys.stdout.flush()
+        try:
+            _serve(settings, host, port)
+        finally:
+            worker_process.send_signal(signal.SIGINT)
+            try:
+                worker_process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker_process.kill()
+
+
+# -- admin ------------------------------------------------------------------------------------
+
+
+@main.group()
+def admin() -> None:
+    """Operator tasks: partners, users, API keys."""
+
+
+def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from app.database.engine import Database, app_engine
+
+    async def run() -> T:
+        database = Database.from_engine(app_engine(settings))
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+@admin.command("create-partner")
+@click.option("--slug", required=True, help="Subdomain label, e.g. acme → acme.BASE_DOMAIN")
+@click.option("--name", required=True)
+@click.option("--primary-color", default=None)
+@click.option("--accent-color", default=None)
+@click.option("--logo-url", default=None)
+@click.option("--custom-domain", default=None)
+@click.option("--support-email", default=None)
+def create_partner_command(slug: str, name: str, **branding: str | None) -> None:
+    """Create a partner with its branding."""
+    from app.admin_tasks import create_partner_task
+
+    with _services() as settings:
+        _require_migrated(settings)
+        partner_id = _with_db(settings, lambda db: create_partner_task(db, slug, name, branding))
+        click.echo(f"partner {slug} created: {partner_id}")
+
+
+@admin.command("create-tenant")
+@click.option("--partner", "partner_slug", required=True)
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--plan", default="standard", show_default=True)
+def create_tenant_command(partner_slug: str, slug: str, name: str, plan: str) -> None:
+    """Create a retailer (tenant) under a partner."""
+    from app.admin_tasks import create_tenant_task
+
+    with _services() as settings:
+        _require_migrated(settings)
+        tenant_id = _with_db(settings, lambda db: create_tenant_task(db, partner_slug, slug, name, plan))
+        click.echo(f"tenant {partner_slug}/{slug} created: {tenant_id}")
+
+
+@admin.command("create-user")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["platform_admin", "partner_admin", "partner_operator", "retailer_admin", "retailer_viewer"]),
+)
+@click.option("--partner", "partner_slug", default=None, help="Partner slug (partner and retailer roles)")
+@click.option("--tenant", "tenant_slug", default=None, help="Tenant slug (retailer roles)")
+def create_user_command(
+    email: str, password: str, role: str, partner_slug: str | None, tenant_slug: str | None
+) -> None:
+    """Create a user with one role."""
+    from app.admin_tasks import create_user_task
+
+    with _services() as settings:
+        _require_migrated(settings)
+        user_id = _with_db(
+            settings, lambda db: create_user_task(db, email, password, role, partner_slug, tenant_slug)
+        )
+        click.echo(f"user {email} created: {user_id}")
+
+
+@admin.command("create-api-key")
+@click.option("--partner", "partner_slug", required=True)
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--name", required=True)
+@click.option("--scope", "scopes", multiple=True, help="Repeat for several; default: every read scope")
+def create_api_key_command(partner_slug: str, tenant_slug: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Create a tenant API key and print its secret (shown this once)."""
+    from app.admin_tasks import create_api_key_task
+
+    with _services() as settings:
+        _require_migrated(settings)
+        prefix, secret = _with_db(
+            settings, lambda db: create_api_key_task(db, partner_slug, tenant_slug, name, list(scopes))
+        )
+        click.echo(f"API key {prefix} created. Secret (shown once):\n{secret}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The Litestar application factory: wiring only, no domain rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.exceptions import HTTPException
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+
+from app.api.api_keys import ApiKeyController
+from app.api.tenant import TenantController
+from app.clock import Clock, SystemClock
+from app.database.engine import Database, app_engine
+from app.health import healthz, readyz
+from app.http.correlation import CorrelationIdMiddleware
+from app.http.problems import problem_response
+from app.http.state import Services
+from app.portal.api_keys import PortalApiKeyController
+from app.portal.auth import AuthController
+from app.portal.context import LoginRequired
+from app.portal.home import HomeController
+from app.redis import redis_client
+from app.settings import Settings
+from tenants.branding import Brand
+
+ROOT = Path(__file__).resolve().parents[1]
+NEUTRAL_BRAND = Brand(None, None, "Portal", None, None, "#24324a", "#2f9e74", None, None)
+API_PREFIXES = ("/api/", "/hooks/", "/readyz", "/healthz", "/schema")
+
+
+def _handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """API paths get problem documents; portal pages get a redirect to sign in or a branded page."""
+    if request.url.path.startswith(API_PREFIXES):
+        return problem_response(request, exc)
+    if isinstance(exc, LoginRequired):
+        return Redirect("/login", status_code=303)
+    problem = problem_response(request, exc)  # logs unexpected errors once
+    status = problem.status_code
+    detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else "Something went wrong."
+    titles = {403: "Not allowed", 404: "Not found", 429: "Slow down"}
+    brand = request.scope.get("state", {}).get("brand", NEUTRAL_BRAND)
+    return Template(
+        "error.html",
+        context={"brand": brand, "title": titles.get(status, "Error"), "detail": detail, "me": None},
+        status_code=status,
+        headers=dict(problem.headers),
+    ).to_asgi_response(request.app, request)  # type: ignore[return-value]
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    """Build the web application for resolved settings (service URLs known)."""
+    assert settings.database_url and settings.redis_url, "resolve services before create_app"
+    redis = redis_client(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database.from_engine(app_engine(settings))
+        app.state.services = Services(settings=settings, db=db, redis=redis, clock=clock or SystemClock())
+        try:
+            yield
+        finally:
+            await db.dispose()
+            await redis.aclose()
+
+    session_config = ServerSideSessionConfig(
+        secure=settings.cookie_secure,
+        samesite="lax",
+        max_age=8 * 3600,
+        exclude=["/api/", "/hooks/", "/healthz", "/readyz", "/static/", "/schema"],
+    )
+    api_v1 = Router(
+        path="/api/v1",
+        route_handlers=[TenantController, ApiKeyController],
+        security=[{"apiKey": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            api_v1,
+            AuthController,
+            HomeController,
+            PortalApiKeyController,
+            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
+        ],
+        lifespan=[lifespan],
+        middleware=[
+            CorrelationIdMiddleware,
+            session_config.middleware,
+        ],
+        stores={"sessions": RedisStore(redis, namespace="shelfsync:sessions")},
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=False,
+            exclude=["/api/", "/hooks/"],
+        ),
+        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Shelfsync API",
+            version="1.0.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="A tenant API key")
+                }
+            ),
+        ),
+        exception_handlers={Exception: _handle_error},
+        debug=False,
+    )

@@ -1,0 +1,62 @@
+"""Cursor pagination (``?limit=&cursor=`` → ``next_cursor``) over a (timestamp, id) ordering."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+import msgspec
+
+from app.http.problems import Problem
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position: the last item's sort timestamp and id."""
+
+    at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = json.dumps([self.at.isoformat(), str(self.id)]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        try:
+            padded = value + "=" * (-len(value) % 4)
+            at, ident = json.loads(base64.urlsafe_b64decode(padded))
+            return cls(datetime.fromisoformat(at), uuid.UUID(ident))
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise Problem(
+                400,
+                "The cursor is not one this API returned.",
+                type_slug="invalid-cursor",
+                errors=[{"path": "cursor", "reason": "malformed"}],
+            ) from None
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Problem(
+            400,
+            f"limit must be between 1 and {MAX_LIMIT}.",
+            errors=[{"path": "limit", "reason": f"must be between 1 and {MAX_LIMIT}"}],
+        )
+    return limit

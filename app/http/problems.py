@@ -1,0 +1,130 @@
+"""RFC 9457 problem details: every API error leaves as ``application/problem+json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+class Problem(HTTPException):
+    """An error with a stable problem type, raised by services and controllers alike."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        *,
+        type_slug: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.type_slug = type_slug or _SLUGS.get(status_code, "error")
+        self.errors = errors
+        self.extra_fields = extra
+
+
+def problem_body(
+    status: int, detail: str, instance: str, *, type_slug: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{type_slug or _SLUGS.get(status, 'error')}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return body
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Map any exception to a problem response; unexpected ones are logged and answered 500."""
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    type_slug = None
+    if isinstance(exc, Problem):
+        status, detail, type_slug = exc.status_code, str(exc.detail), exc.type_slug
+        headers.update(exc.headers or {})
+        extra = {"errors": exc.errors, **exc.extra_fields}
+    elif isinstance(exc, ValidationException):
+        status, detail = 400, "The request body or parameters are not valid."
+        extra = {"errors": _validation_errors(exc.extra)}
+    elif isinstance(exc, HTTPException):
+        status, detail = exc.status_code, str(exc.detail)
+        headers.update(exc.headers or {})
+    elif isinstance(exc, OperationalError | InterfaceError | DBAPIError | OSError) and _is_outage(exc):
+        status, detail = HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly."
+        type_slug = "database-unavailable"
+        headers["Retry-After"] = "5"
+        log.warning("request.database_unavailable", error=str(exc).splitlines()[0])
+    elif isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        status, detail = HTTP_503_SERVICE_UNAVAILABLE, "Redis is unreachable; retry shortly."
+        type_slug = "redis-unavailable"
+        headers["Retry-After"] = "5"
+        log.warning("request.redis_unavailable", error=str(exc))
+    else:
+        status, detail = HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred."
+        log.exception("request.failed", path=request.url.path)
+    body = problem_body(status, detail, request.url.path, type_slug=type_slug, **extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _is_outage(exc: Exception) -> bool:
+    if isinstance(exc, OSError | InterfaceError | OperationalError):
+        return True
+    original = getattr(exc, "orig", None)
+    return isinstance(original, OSError) or "connection" in type(original).__name__.lower()
+
+
+def _validation_errors(extra: Any) -> list[dict[str, Any]]:
+    """Litestar's validation details as ``{path, reason}`` items."""
+    items = extra if isinstance(extra, list) else [extra] if extra else []
+    errors = []
+    for item in items:
+        if isinstance(item, dict):
+            errors.append({"path": str(item.get("key") or item.get("source") or ""), "reason": str(item.get("message", item))})
+        else:
+            errors.append({"path": "", "reason": str(item)})
+    return errors

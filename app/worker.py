@@ -1,0 +1,88 @@
+"""The arq worker: job functions, shared resources in ``ctx``, and the outbox relay beside them.
+
+``shelfsync worker`` runs it; any number of workers on any number of hosts share one PostgreSQL and
+one Redis, and no job relies on in-process state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from arq import Worker
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from app.clock import Clock, SystemClock
+from app.database.engine import Database, app_engine
+from app.mail.senders import MailSender, sender_from_settings
+from app.mail.service import SEND_MAIL_TASK, send_mail
+from app.outbox.jobs import MAX_TRIES, outbox_job
+from app.outbox.relay import OutboxRelay
+from app.redis import arq_redis_settings
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+QUEUE_NAME = "shelfsync:queue"
+
+FUNCTIONS = [func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES)]
+
+
+class WorkerSettings:
+    """arq's settings class; ``build_worker`` fills in the service URLs and resources."""
+
+    functions = FUNCTIONS
+    queue_name = QUEUE_NAME
+    job_timeout = 300
+    keep_result = 3600
+    max_jobs = 20
+
+
+def build_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    relay: bool = True,
+    mail_sender: MailSender | None = None,
+    clock: Clock | None = None,
+) -> Worker:
+    """A worker bound to ``settings`` (service URLs resolved). ``burst`` drains the queue and stops."""
+    assert settings.redis_url, "resolve services before building a worker"
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        ctx["clock"] = clock or SystemClock()
+        ctx["db"] = Database.from_engine(app_engine(settings, pool_size=5))
+        ctx["mail_sender"] = mail_sender or sender_from_settings(settings)
+        if relay:
+            ctx["relay"] = OutboxRelay(ctx["db"], ctx["redis"], queue_name=QUEUE_NAME)
+            ctx["relay_task"] = asyncio.create_task(ctx["relay"].run(), name="outbox-relay")
+        log.info("worker.started", queue=QUEUE_NAME, relay=relay)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        task = ctx.get("relay_task")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if "db" in ctx:
+            await ctx["db"].dispose()
+
+    redis_settings: RedisSettings = arq_redis_settings(settings.redis_url)
+    redis_settings.conn_retries = 5 if not burst else 0
+    return Worker(
+        functions=WorkerSettings.functions,
+        queue_name=WorkerSettings.queue_name,
+        redis_settings=redis_settings,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        job_timeout=WorkerSettings.job_timeout,
+        keep_result=WorkerSettings.keep_result,
+        max_jobs=WorkerSettings.max_jobs,
+        burst=burst,
+        poll_delay=0 if burst else 0.5,
+        handle_signals=not burst,
+    )
