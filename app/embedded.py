@@ -6,11 +6,14 @@ next start, and are stopped cleanly when the process that started them exits.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+import psutil
 
 from app.settings import Settings
 
@@ -40,11 +43,27 @@ class EmbeddedServices:
             self.postgres = None
 
 
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops the server when its last user exits, counting users in a pid file; a process
+    that was killed never removes itself, so drop pids that no longer run before joining."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
 def _start_postgres(data_dir: Path) -> tuple[Any, str]:
     import pgserver  # imported lazily: a deployment with DATABASE_URL never loads it
 
     pgdata = data_dir / "postgres"
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     exists = server.psql(
         f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"  # noqa: S608 - constant

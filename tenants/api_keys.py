@@ -107,10 +107,9 @@ def generate_key() -> tuple[str, str]:
 
 def split_prefix(key: str) -> str | None:
     """The public prefix of a well-formed key, else None."""
-    if not key.startswith(KEY_PREFIX):
-        return None
-    prefix, sep, secret = key.rpartition("_")
-    if not sep or len(prefix) != len(KEY_PREFIX) + 8 or len(secret) < 32:
+    size = len(KEY_PREFIX) + 8
+    prefix, separator, secret = key[:size], key[size : size + 1], key[size + 1 :]
+    if not prefix.startswith(KEY_PREFIX) or separator != "_" or len(secret) < 32:
         return None
     return prefix
 

@@ -1,0 +1,136 @@
+"""Test wiring: real PostgreSQL and Redis (the machine's, or embedded ones when the URLs are unset).
+
+Each run gets its own database, migrated to head; every test starts from empty tables and an empty
+Redis database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.clock import FrozenClock
+from app.database.engine import Database, app_engine, async_url, owner_engine
+from app.database.migrations import upgrade
+from app.database.models import metadata
+from app.embedded import EmbeddedServices, ensure_services
+from app.factory import create_app
+from app.settings import Settings, load_settings
+from tests import factories
+
+TEST_REDIS_DB = 15
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _with_redis_db(url: str, db: int) -> str:
+    if url.startswith("unix://"):
+        base = url.split("?", 1)[0]
+        return f"{base}?db={db}"
+    return re.sub(r"(/\d+)?$", f"/{db}", url, count=1)
+
+
+async def _recreate_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(async_url(admin_url).replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[tuple[Settings, EmbeddedServices]]:
+    env = dict(os.environ)
+    env.setdefault("DATA_DIR", ".shelfsync-test")
+    env["COOKIE_SECURE"] = "true"
+    base, embedded = ensure_services(load_settings(env))
+    yield base, embedded
+    embedded.stop()
+
+
+def scratch_database(base: Settings, name: str) -> Settings:
+    """A new, empty database on the same server, as settings."""
+    assert base.database_url
+    asyncio.run(_recreate_database(base.database_url, name))
+    return replace(base, database_url=_with_database(base.database_url, name))
+
+
+@pytest.fixture(scope="session")
+def settings(services: tuple[Settings, EmbeddedServices]) -> Settings:
+    base, _ = services
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    migrated = scratch_database(base, f"shelfsync_test_{worker}")
+    assert migrated.redis_url
+    migrated = replace(migrated, redis_url=_with_redis_db(migrated.redis_url, TEST_REDIS_DB))
+    upgrade(migrated)
+    return migrated
+
+
+@pytest.fixture(scope="session")
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database.from_engine(app_engine(settings, pool_size=5))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def owner(settings: Settings) -> AsyncIterator[Any]:
+    engine = owner_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    assert settings.redis_url
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def clean(owner: Any, redis: Redis) -> None:
+    """Empty every table and the test Redis database before each test."""
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    async with owner.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await redis.flushdb()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Litestar:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app, base_url="https://localhost") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def world(db: Database) -> factories.World:
+    """Two partners; partner A has tenants A1 and A2, partner B has tenant B1; a user per role."""
+    return await factories.build_world(db)
