@@ -11,7 +11,6 @@ from litestar import Litestar, Request, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect, Template
@@ -26,6 +25,7 @@ from app.database.engine import Database, app_engine
 from app.health import healthz, readyz
 from app.http.correlation import CorrelationIdMiddleware
 from app.http.problems import problem_response
+from app.http.sessions import LazySessionConfig
 from app.http.state import Services
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
@@ -56,7 +56,7 @@ def _handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         context={"brand": brand, "title": titles.get(status, "Error"), "detail": detail, "me": None},
         status_code=status,
         headers=dict(problem.headers),
-    ).to_asgi_response(request.app, request)  # type: ignore[return-value]
+    )
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             await db.dispose()
             await redis.aclose()
 
-    session_config = ServerSideSessionConfig(
+    session_config = LazySessionConfig(
         secure=settings.cookie_secure,
         samesite="lax",
         max_age=8 * 3600,

@@ -81,8 +81,9 @@ async def provide_portal_user(request: Request[Any, Any, Any]) -> PortalUser:
         raise LoginRequired(detail="sign in first")
     brand = await provide_brand(request)
     services = services_of(request)
-    scope = DbScope("user", user_id=uuid.UUID(user_id))
-    async with services.db.transaction(scope) as session:
+    # Resolving who is signed in is Shelfsync's own bookkeeping (system scope); what the user then
+    # does runs in the scope of the chosen membership (``PortalUser.db_scope``).
+    async with services.db.transaction(DbScope.system()) as session:
         user = await session.get(User, uuid.UUID(user_id))
         reaches = usable_here(await reaches_of(session, uuid.UUID(user_id)), brand) if user else []
     if user is None or not user.is_active or not reaches:

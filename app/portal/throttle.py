@@ -43,7 +43,8 @@ class LoginThrottle:
     async def record_failure(self, email: str, ip: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._account_key(email), self._ip_key(ip)):
-                pipe.incr(key).expire(key, self.window_seconds, nx=True)
+                # SET NX starts the window once; INCR keeps its expiry (works on Redis 6 and 7).
+                pipe.set(key, 0, ex=self.window_seconds, nx=True).incr(key)
             await pipe.execute()
 
     async def record_success(self, email: str) -> None:
