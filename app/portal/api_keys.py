@@ -24,7 +24,7 @@ from tenants.branding import Brand
 
 class NewKeyForm(msgspec.Struct):
     name: str = ""
-    scopes: list[str] = msgspec.field(default_factory=list)
+    scopes: list[str] | str = msgspec.field(default_factory=list)  # one checkbox arrives as a str
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
