@@ -14,7 +14,14 @@ from tenants.api_keys import READ_SCOPES, UnknownScopeError, create_api_key
 from tenants.models import Partner, Tenant
 from tenants.passwords import password_problem
 from tenants.roles import Role
-from tenants.service import Actor, DuplicateError, create_partner, create_tenant, create_user, grant_role
+from tenants.service import (
+    Actor,
+    DuplicateError,
+    create_partner,
+    create_tenant,
+    create_user,
+    grant_role,
+)
 
 
 async def _partner(session: object, slug: str) -> Partner:
@@ -34,7 +41,9 @@ async def _tenant(session: object, partner_slug: str, slug: str) -> Tenant:
     return tenant  # type: ignore[no-any-return]
 
 
-async def create_partner_task(db: Database, slug: str, name: str, branding: dict[str, str | None]) -> uuid.UUID:
+async def create_partner_task(
+    db: Database, slug: str, name: str, branding: dict[str, str | None]
+) -> uuid.UUID:
     try:
         async with db.transaction(DbScope.system()) as session:
             partner = await create_partner(session, Actor.cli(), slug=slug, name=name, **branding)
@@ -49,7 +58,9 @@ async def create_tenant_task(db: Database, partner_slug: str, slug: str, name: s
     try:
         async with db.transaction(DbScope.system()) as session:
             partner = await _partner(session, partner_slug)
-            tenant = await create_tenant(session, Actor.cli(), partner_id=partner.id, slug=slug, name=name, plan=plan)
+            tenant = await create_tenant(
+                session, Actor.cli(), partner_id=partner.id, slug=slug, name=name, plan=plan
+            )
             return tenant.id
     except DuplicateError as exc:
         raise click.ClickException(str(exc)) from None
@@ -58,7 +69,12 @@ async def create_tenant_task(db: Database, partner_slug: str, slug: str, name: s
 
 
 async def create_user_task(
-    db: Database, email: str, password: str, role_name: str, partner_slug: str | None, tenant_slug: str | None
+    db: Database,
+    email: str,
+    password: str,
+    role_name: str,
+    partner_slug: str | None,
+    tenant_slug: str | None,
 ) -> uuid.UUID:
     role = Role(role_name)
     problem = password_problem(password)
@@ -77,7 +93,12 @@ async def create_user_task(
                 partner_id = (await _partner(session, partner_slug or "")).id
             user = await create_user(session, Actor.cli(), email=email, password=password)
             await grant_role(
-                session, Actor.cli(), user_id=user.id, role=role, partner_id=partner_id, tenant_id=tenant_id
+                session,
+                Actor.cli(),
+                user_id=user.id,
+                role=role,
+                partner_id=partner_id,
+                tenant_id=tenant_id,
             )
             return user.id
     except DuplicateError as exc:

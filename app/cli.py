@@ -56,7 +56,8 @@ def _require_migrated(settings: Settings) -> None:
     head = head_revision(settings)
     if current != head:
         raise click.ClickException(
-            f"the database is at revision {current or 'none'}, the code needs {head}: run `shelfsync db upgrade`"
+            f"the database is at revision {current or 'none'}, the code needs {head}:"
+            " run `shelfsync db upgrade`"
         )
 
 
@@ -159,11 +160,13 @@ def demo(host: str, port: int) -> None:
                 await db.dispose()
 
         seeded = _run(seed)
-        env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or ""}
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url or "",
+            "REDIS_URL": settings.redis_url or "",
+        }
         env["SECRET_KEY"] = settings.secret_key
-        worker_process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "app.cli", "worker"], env=env
-        )
+        worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
         shown_port = f":{port}" if port != 80 else ""
         lines = [
             "",
@@ -249,7 +252,9 @@ def create_tenant_command(partner_slug: str, slug: str, name: str, plan: str) ->
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["platform_admin", "partner_admin", "partner_operator", "retailer_admin", "retailer_viewer"]),
+    type=click.Choice(
+        ["platform_admin", "partner_admin", "partner_operator", "retailer_admin", "retailer_viewer"]
+    ),
 )
 @click.option("--partner", "partner_slug", default=None, help="Partner slug (partner and retailer roles)")
 @click.option("--tenant", "tenant_slug", default=None, help="Tenant slug (retailer roles)")
@@ -262,7 +267,8 @@ def create_user_command(
     with _services() as settings:
         _require_migrated(settings)
         user_id = _with_db(
-            settings, lambda db: create_user_task(db, email, password, role, partner_slug, tenant_slug)
+            settings,
+            lambda db: create_user_task(db, email, password, role, partner_slug, tenant_slug),
         )
         click.echo(f"user {email} created: {user_id}")
 
@@ -279,7 +285,8 @@ def create_api_key_command(partner_slug: str, tenant_slug: str, name: str, scope
     with _services() as settings:
         _require_migrated(settings)
         prefix, secret = _with_db(
-            settings, lambda db: create_api_key_task(db, partner_slug, tenant_slug, name, list(scopes))
+            settings,
+            lambda db: create_api_key_task(db, partner_slug, tenant_slug, name, list(scopes)),
         )
         click.echo(f"API key {prefix} created. Secret (shown once):\n{secret}")
 

@@ -11,9 +11,16 @@ from app.database.scope import DbScope
 from tenants.api_keys import SCOPES, create_api_key
 from tenants.models import Partner, Tenant
 from tenants.roles import Role
-from tenants.service import Actor, create_partner, create_tenant, create_user, find_user_by_email, grant_role
+from tenants.service import (
+    Actor,
+    create_partner,
+    create_tenant,
+    create_user,
+    find_user_by_email,
+    grant_role,
+)
 
-DEMO_PASSWORD = "shelfsync-demo"
+DEMO_PASSWORD = "shelfsync-demo"  # noqa: S105 - printed by the demo on purpose
 PARTNER_SLUG = "northwind"
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
@@ -47,13 +47,18 @@ def _handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     if isinstance(exc, LoginRequired):
         return Redirect("/login", status_code=303)
     problem = problem_response(request, exc)  # logs unexpected errors once
-    status = problem.status_code
+    status = problem.status_code or 500
     detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else "Something went wrong."
     titles = {403: "Not allowed", 404: "Not found", 429: "Slow down"}
     brand = request.scope.get("state", {}).get("brand", NEUTRAL_BRAND)
     return Template(
         "error.html",
-        context={"brand": brand, "title": titles.get(status, "Error"), "detail": detail, "me": None},
+        context={
+            "brand": brand,
+            "title": titles.get(status, "Error"),
+            "detail": detail,
+            "me": None,
+        },
         status_code=status,
         headers=dict(problem.headers),
     )
@@ -61,7 +66,8 @@ def _handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     """Build the web application for resolved settings (service URLs known)."""
-    assert settings.database_url and settings.redis_url, "resolve services before create_app"
+    assert settings.database_url, "resolve services before create_app"
+    assert settings.redis_url, "resolve services before create_app"
     redis = redis_client(settings.redis_url)
 
     @asynccontextmanager
@@ -93,7 +99,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             AuthController,
             HomeController,
             PortalApiKeyController,
-            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[ROOT / "static"], include_in_schema=False
+            ),
         ],
         lifespan=[lifespan],
         middleware=[

@@ -43,6 +43,10 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     if not down:
         return Response({"status": "ready", "checks": checks})
     body = problem_body(
-        503, f"Not ready: {', '.join(down)} unreachable.", "/readyz", type_slug="not-ready", checks=checks
+        503,
+        f"Not ready: {', '.join(down)} unreachable.",
+        "/readyz",
+        type_slug="not-ready",
+        checks=checks,
     )
     return Response(body, status_code=503, media_type=PROBLEM_JSON, headers={"Retry-After": "5"})

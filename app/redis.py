@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 
 def redis_client(url: str) -> Redis:
     """An asyncio Redis client with short timeouts: a down Redis fails fast instead of hanging."""
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    client: Redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    return client
 
 
 def arq_redis_settings(url: str) -> RedisSettings:

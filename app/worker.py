@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 QUEUE_NAME = "shelfsync:queue"
 
-FUNCTIONS = [func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES)]
+FUNCTIONS = [func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES)]  # type: ignore[arg-type]
 
 
 class WorkerSettings:

@@ -89,9 +89,7 @@ class User(Base):
     created_at: Mapped[datetime] = created_at_column()
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        Index("uq_users_email_lower", func.lower(email), unique=True),
-    )
+    __table_args__ = (Index("uq_users_email_lower", func.lower(email), unique=True),)
 
 
 class Membership(Base):

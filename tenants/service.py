@@ -77,7 +77,13 @@ async def create_partner(
 
 
 async def create_tenant(
-    session: AsyncSession, actor: Actor, *, partner_id: uuid.UUID, slug: str, name: str, plan: str = "standard"
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    partner_id: uuid.UUID,
+    slug: str,
+    name: str,
+    plan: str = "standard",
 ) -> Tenant:
     taken = await session.scalar(
         select(Tenant.id).where(Tenant.partner_id == partner_id, Tenant.slug == slug)

@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery"
 def _password_hash() -> str:
     return hash_password(PASSWORD)
 
+
 _counter = itertools.count(1)
 ACTOR = Actor("system", "tests")
 
@@ -29,7 +30,11 @@ ACTOR = Actor("system", "tests")
 async def make_partner(db: Database, slug: str | None = None, **branding: str) -> Partner:
     async with db.transaction(DbScope.system()) as session:
         return await create_partner(
-            session, ACTOR, slug=slug or f"partner{next(_counter)}", name=branding.pop("name", "Partner"), **branding
+            session,
+            ACTOR,
+            slug=slug or f"partner{next(_counter)}",
+            name=branding.pop("name", "Partner"),
+            **branding,
         )
 
 
@@ -48,7 +53,9 @@ async def make_user(
     email: str | None = None,
 ) -> User:
     async with db.transaction(DbScope.system()) as session:
-        user = await create_user(session, ACTOR, email=email or f"user{next(_counter)}@example.com", password=None)
+        user = await create_user(
+            session, ACTOR, email=email or f"user{next(_counter)}@example.com", password=None
+        )
         user.password_hash = _password_hash()  # hashed once per run: argon2 is slow on purpose
         await grant_role(
             session,

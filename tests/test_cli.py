@@ -22,12 +22,19 @@ from tests.redis_process import free_port
 
 def shelfsync(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 @pytest.fixture
-def cli_env(services: tuple[Settings, EmbeddedServices], settings: Settings, tmp_path: Path) -> dict[str, str]:
+def cli_env(
+    services: tuple[Settings, EmbeddedServices], settings: Settings, tmp_path: Path
+) -> dict[str, str]:
     scratch = scratch_database(services[0], "shelfsync_test_cli")
     return {
         **os.environ,
@@ -39,24 +46,79 @@ def cli_env(services: tuple[Settings, EmbeddedServices], settings: Settings, tmp
 
 def test_admin_commands_create_a_working_api_key(cli_env: dict[str, str]) -> None:
     not_migrated = shelfsync("admin", "create-partner", "--slug", "acme", "--name", "Acme", env=cli_env)
-    assert not_migrated.returncode != 0 and "shelfsync db upgrade" in not_migrated.stderr
+    assert not_migrated.returncode != 0
+    assert "shelfsync db upgrade" in not_migrated.stderr
 
     assert shelfsync("db", "upgrade", env=cli_env).returncode == 0
     assert shelfsync("db", "current", env=cli_env).stdout.strip() == "0001"
-    created = shelfsync("admin", "create-partner", "--slug", "acme", "--name", "Acme", "--primary-color", "#123456", env=cli_env)
+    created = shelfsync(
+        "admin",
+        "create-partner",
+        "--slug",
+        "acme",
+        "--name",
+        "Acme",
+        "--primary-color",
+        "#123456",
+        env=cli_env,
+    )
     assert created.returncode == 0, created.stderr
     duplicate = shelfsync("admin", "create-partner", "--slug", "acme", "--name", "Acme", env=cli_env)
-    assert duplicate.returncode != 0 and "already taken" in duplicate.stderr
-    assert shelfsync("admin", "create-tenant", "--partner", "acme", "--slug", "shop", "--name", "Shop", env=cli_env).returncode == 0
+    assert duplicate.returncode != 0
+    assert "already taken" in duplicate.stderr
+    assert (
+        shelfsync(
+            "admin",
+            "create-tenant",
+            "--partner",
+            "acme",
+            "--slug",
+            "shop",
+            "--name",
+            "Shop",
+            env=cli_env,
+        ).returncode
+        == 0
+    )
     user = shelfsync(
-        "admin", "create-user", "--email", "owner@shop.example", "--role", "retailer_admin",
-        "--partner", "acme", "--tenant", "shop", env=cli_env, stdin="long enough password\nlong enough password\n",
+        "admin",
+        "create-user",
+        "--email",
+        "owner@shop.example",
+        "--role",
+        "retailer_admin",
+        "--partner",
+        "acme",
+        "--tenant",
+        "shop",
+        env=cli_env,
+        stdin="long enough password\nlong enough password\n",
     )
     assert user.returncode == 0, user.stderr
-    missing = shelfsync("admin", "create-api-key", "--partner", "acme", "--tenant", "nope", "--name", "k", env=cli_env)
-    assert missing.returncode != 0 and "no tenant 'nope'" in missing.stderr
+    missing = shelfsync(
+        "admin",
+        "create-api-key",
+        "--partner",
+        "acme",
+        "--tenant",
+        "nope",
+        "--name",
+        "k",
+        env=cli_env,
+    )
+    assert missing.returncode != 0
+    assert "no tenant 'nope'" in missing.stderr
     key = shelfsync(
-        "admin", "create-api-key", "--partner", "acme", "--tenant", "shop", "--name", "k", "--scope", "tenant:read",
+        "admin",
+        "create-api-key",
+        "--partner",
+        "acme",
+        "--tenant",
+        "shop",
+        "--name",
+        "k",
+        "--scope",
+        "tenant:read",
         env=cli_env,
     )
     assert key.returncode == 0, key.stderr
@@ -71,7 +133,8 @@ def test_admin_commands_create_a_working_api_key(cli_env: dict[str, str]) -> Non
     with TestClient(create_app(load_settings(cli_env)), base_url="https://localhost.local") as client:
         response = client.get("/api/v1/tenant", headers={"Authorization": f"Bearer {secret.group(0)}"})
     assert response.status_code == 200
-    assert response.json()["slug"] == "shop" and response.json()["partner"]["slug"] == "acme"
+    assert response.json()["slug"] == "shop"
+    assert response.json()["partner"]["slug"] == "acme"
     assert shelfsync("db", "downgrade", "base", env=cli_env).stdout.strip() == "database at base"
 
 
@@ -107,13 +170,21 @@ def test_demo_runs_on_embedded_services(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "demo", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         banner = _read_banner(process, time.monotonic() + 90)
         assert f"http://northwind.localhost:{port}/" in banner
-        for email in ("platform@shelfsync.example", "admin@northwind.example", "operator@northwind.example",
-                      "admin@harbor.example", "viewer@harbor.example"):
+        for email in (
+            "platform@shelfsync.example",
+            "admin@northwind.example",
+            "operator@northwind.example",
+            "admin@harbor.example",
+            "viewer@harbor.example",
+        ):
             assert email in banner
         secret = re.search(r"ss_live_\S+", banner)
         assert secret
@@ -121,9 +192,11 @@ def test_demo_runs_on_embedded_services(tmp_path: Path) -> None:
         with httpx.Client(base_url=base, timeout=5) as http:
             _wait_until(lambda: http.get("/readyz").status_code == 200, time.monotonic() + 30)
             tenant = http.get("/api/v1/tenant", headers={"Authorization": f"Bearer {secret.group(0)}"})
-            assert tenant.status_code == 200 and tenant.json()["slug"] == "harbor"
+            assert tenant.status_code == 200
+            assert tenant.json()["slug"] == "harbor"
             login = http.get("/login", headers={"Host": f"northwind.localhost:{port}"})
-            assert "Northwind Retail Cloud" in login.text and "shelfsync" not in login.text.lower()
+            assert "Northwind Retail Cloud" in login.text
+            assert "shelfsync" not in login.text.lower()
             # the demo's worker process relays and sends the reset mail
             page = http.get("/password-reset", headers={"Host": f"northwind.localhost:{port}"})
             token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
@@ -149,9 +222,13 @@ def _mail_sent(data_dir: Path) -> bool:
     import asyncpg
 
     async def check() -> bool:
-        connection = await asyncpg.connect(host=str(data_dir / "postgres"), user="postgres", database="shelfsync")
+        connection = await asyncpg.connect(
+            host=str(data_dir / "postgres"), user="postgres", database="shelfsync"
+        )
         try:
-            return bool(await connection.fetchval("SELECT count(*) FROM outbound_mail WHERE sent_at IS NOT NULL"))
+            return bool(
+                await connection.fetchval("SELECT count(*) FROM outbound_mail WHERE sent_at IS NOT NULL")
+            )
         finally:
             await connection.close()
 
@@ -164,4 +241,4 @@ def _postgres_running(pgdata: Path) -> bool:
         return False
     import psutil
 
-    return psutil.pid_exists(int(pid_file.read_text().splitlines()[0]))
+    return bool(psutil.pid_exists(int(pid_file.read_text().splitlines()[0])))

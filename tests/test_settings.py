@@ -17,7 +17,8 @@ KEY = base64.b64encode(b"k" * 32).decode()
 
 def test_defaults(tmp_path: Path) -> None:
     settings = load_settings({"DATA_DIR": str(tmp_path)})
-    assert settings.database_url is None and settings.redis_url is None  # embedded services
+    assert settings.database_url is None
+    assert settings.redis_url is None
     assert settings.base_domain == "localhost"
     assert settings.environment == "development"
     assert settings.cookie_secure is True
@@ -63,8 +64,14 @@ def test_malformed_settings_name_the_variable(tmp_path: Path, env: dict[str, str
 def test_cli_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DATABASE_URL": "mysql://nope/x"}
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "db", "current"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "app.cli", "db", "current"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["Error: DATABASE_URL must be a URL with scheme postgres, postgresql, postgresql+asyncpg, got 'mysql'"]
+    assert lines == [
+        "Error: DATABASE_URL must be a URL with scheme postgres, postgresql, postgresql+asyncpg, got 'mysql'"
+    ]

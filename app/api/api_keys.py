@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
@@ -33,7 +33,15 @@ class ApiKeyView(msgspec.Struct):
 
     @classmethod
     def of(cls, row: ApiKey) -> ApiKeyView:
-        return cls(row.id, row.name, row.prefix, row.scopes, row.created_at, row.last_used_at, row.revoked_at)
+        return cls(
+            row.id,
+            row.name,
+            row.prefix,
+            row.scopes,
+            row.created_at,
+            row.last_used_at,
+            row.revoked_at,
+        )
 
 
 class CreatedApiKey(msgspec.Struct):
@@ -64,7 +72,9 @@ class ApiKeyController(Controller):
         cursor: str | None = None,
     ) -> Page[ApiKeyView]:
         """The tenant's API keys, newest first (prefix, name, scopes, created, last used)."""
-        query = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(check_limit(limit) + 1)
+        query = (
+            select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(check_limit(limit) + 1)
+        )
         if cursor:
             position = Cursor.decode(cursor)
             query = query.where(tuple_(ApiKey.created_at, ApiKey.id) < (position.at, position.id))
@@ -76,7 +86,11 @@ class ApiKeyController(Controller):
 
     @post("/", operation_id="CreateApiKey", guards=[requires_scope("api_keys:write")])
     async def create_key(
-        self, request: Request, session: AsyncSession, principal: ApiPrincipal, data: CreateApiKey
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        principal: ApiPrincipal,
+        data: CreateApiKey,
     ) -> CreatedApiKey:
         """Create a key for the tenant; the secret is in this response only."""
         unknown = sorted(set(data.scopes) - SCOPES.keys())
@@ -113,9 +127,18 @@ class ApiKeyController(Controller):
         )
         return CreatedApiKey(ApiKeyView.of(row), secret)
 
-    @delete("/{key_id:uuid}", operation_id="RevokeApiKey", guards=[requires_scope("api_keys:write")], status_code=200)
+    @delete(
+        "/{key_id:uuid}",
+        operation_id="RevokeApiKey",
+        guards=[requires_scope("api_keys:write")],
+        status_code=200,
+    )
     async def revoke_key(
-        self, request: Request, session: AsyncSession, principal: ApiPrincipal, key_id: uuid.UUID
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        principal: ApiPrincipal,
+        key_id: uuid.UUID,
     ) -> ApiKeyView:
         """Revoke a key at once; later requests with it get 401."""
         row = await revoke_api_key(session, key_id, services_of(request).clock.now())

@@ -124,7 +124,12 @@ def _validation_errors(extra: Any) -> list[dict[str, Any]]:
     errors = []
     for item in items:
         if isinstance(item, dict):
-            errors.append({"path": str(item.get("key") or item.get("source") or ""), "reason": str(item.get("message", item))})
+            errors.append(
+                {
+                    "path": str(item.get("key") or item.get("source") or ""),
+                    "reason": str(item.get("message", item)),
+                }
+            )
         else:
             errors.append({"path": "", "reason": str(item)})
     return errors

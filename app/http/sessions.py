@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.types import Empty, Message, ScopeSession
 
 
 class LazySessionBackend(ServerSideSessionBackend):
     async def store_in_message(
-        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+        self,
+        scope_session: ScopeSession,
+        message: Message,
+        connection: ASGIConnection[Any, Any, Any, Any],
     ) -> None:
         has_cookie = self.config.key in connection.cookies
         if (scope_session is Empty or not scope_session) and not has_cookie:

@@ -57,9 +57,7 @@ async def send_mail(ctx: dict[str, Any], outbox_id: int) -> str:
         mail = await session.get(OutboundMail, uuid.UUID(message.payload["mail_id"]))
         if mail is None or mail.sent_at is not None:
             return "nothing-to-send"
-        await ctx["mail_sender"].send(
-            Mail(mail.to_address, mail.from_name, mail.subject, mail.body)
-        )
+        await ctx["mail_sender"].send(Mail(mail.to_address, mail.from_name, mail.subject, mail.body))
         await session.execute(
             update(OutboundMail).where(OutboundMail.id == mail.id).values(sent_at=func.now())
         )

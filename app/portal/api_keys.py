@@ -65,7 +65,9 @@ class PortalApiKeyController(Controller):
         }
 
     @get("/", operation_id="PortalListApiKeys")
-    async def list_keys(self, request: Request[Any, Any, Any], brand: Brand, portal_user: PortalUser) -> Template:
+    async def list_keys(
+        self, request: Request[Any, Any, Any], brand: Brand, portal_user: PortalUser
+    ) -> Template:
         """The retailer's keys."""
         return Template("api_keys.html", context=await self._page(request, brand, portal_user))
 
@@ -93,7 +95,11 @@ class PortalApiKeyController(Controller):
             return Template("api_keys.html", context=context, status_code=400)
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
             row, secret = await create_api_key(
-                session, tenant_id=tenant_id, name=name, scopes=scopes, created_by=portal_user.user.id
+                session,
+                tenant_id=tenant_id,
+                name=name,
+                scopes=scopes,
+                created_by=portal_user.user.id,
             )
             await record_audit(
                 session,

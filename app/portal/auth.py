@@ -55,7 +55,9 @@ class AuthController(Controller):
     async def login_page(self, brand: Brand, reset: bool = False) -> Template:
         """The sign-in form."""
         notice = "Your password was changed. Sign in with the new one." if reset else None
-        return Template("auth/login.html", context={"brand": brand, "notice": notice, "errors": {}, "email": ""})
+        return Template(
+            "auth/login.html", context={"brand": brand, "notice": notice, "errors": {}, "email": ""}
+        )
 
     @post("/login", operation_id="PortalLogin", status_code=303)
     async def login(
@@ -70,10 +72,17 @@ class AuthController(Controller):
         wait = await throttle.retry_after(email, ip)
         if wait is not None:
             context["errors"] = {"form": f"Too many attempts. Try again in {(wait + 59) // 60} minutes."}
-            return Template("auth/login.html", context=context, status_code=429, headers={"Retry-After": str(wait)})
+            return Template(
+                "auth/login.html",
+                context=context,
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         if not email or not data.password:
             context["errors"] = {
-                key: "Required." for key, value in (("email", email), ("password", data.password)) if not value
+                key: "Required."
+                for key, value in (("email", email), ("password", data.password))
+                if not value
             }
             return Template("auth/login.html", context=context, status_code=400)
         async with services.db.transaction(DbScope.system()) as session:
@@ -121,7 +130,11 @@ class AuthController(Controller):
         if "@" not in email:
             return Template(
                 "auth/reset_request.html",
-                context={"brand": brand, "sent": False, "errors": {"email": "Enter an e-mail address."}},
+                context={
+                    "brand": brand,
+                    "sent": False,
+                    "errors": {"email": "Enter an e-mail address."},
+                },
                 status_code=400,
             )
         services = services_of(request)
@@ -135,7 +148,11 @@ class AuthController(Controller):
                 now=services.clock.now(),
                 correlation_id=correlation_id_of(request.scope),
             )
-        return Template("auth/reset_request.html", context={"brand": brand, "sent": True, "errors": {}}, status_code=202)
+        return Template(
+            "auth/reset_request.html",
+            context={"brand": brand, "sent": True, "errors": {}},
+            status_code=202,
+        )
 
     @get("/password-reset/{token:str}", operation_id="PortalNewPasswordPage")
     async def new_password_page(self, request: Request[Any, Any, Any], brand: Brand, token: str) -> Template:
@@ -151,7 +168,11 @@ class AuthController(Controller):
 
     @post("/password-reset/{token:str}", operation_id="PortalNewPassword", status_code=303)
     async def new_password(
-        self, request: Request[Any, Any, Any], brand: Brand, token: str, data: Annotated[NewPasswordForm, FORM]
+        self,
+        request: Request[Any, Any, Any],
+        brand: Brand,
+        token: str,
+        data: Annotated[NewPasswordForm, FORM],
     ) -> Template | Redirect:
         """Set the new password and spend the link."""
         errors = {}
@@ -159,7 +180,7 @@ class AuthController(Controller):
         if problem:
             errors["password"] = f"The password {problem}."
         elif data.password != data.password_again:
-            errors["password_again"] = "The two passwords differ."
+            errors["password_again"] = "The two passwords differ."  # noqa: S105 - a message
         context = {"brand": brand, "valid": True, "errors": errors, "token": token}
         if errors:
             return Template("auth/reset_new.html", context=context, status_code=400)

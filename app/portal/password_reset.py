@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -81,7 +81,12 @@ async def find_valid_token(session: AsyncSession, token: str, now: datetime) -> 
 
 
 async def complete_reset(
-    session: AsyncSession, *, token: str, new_password: str, now: datetime, correlation_id: str | None = None
+    session: AsyncSession,
+    *,
+    token: str,
+    new_password: str,
+    now: datetime,
+    correlation_id: str | None = None,
 ) -> User | None:
     """Set the new password and spend the token (and every other open token of the user)."""
     found = await find_valid_token(session, token, now)

@@ -31,7 +31,10 @@ class LoginThrottle:
         """Seconds until another attempt is allowed, or None when it is allowed now."""
         account_key, ip_key = self._account_key(email), self._ip_key(ip)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(account_key).ttl(account_key).get(ip_key).ttl(ip_key)
+            pipe.get(account_key)
+            pipe.ttl(account_key)
+            pipe.get(ip_key)
+            pipe.ttl(ip_key)
             account_count, account_ttl, ip_count, ip_ttl = await pipe.execute()
         waits = []
         if account_count is not None and int(account_count) >= self.account_limit:
@@ -44,7 +47,8 @@ class LoginThrottle:
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in (self._account_key(email), self._ip_key(ip)):
                 # SET NX starts the window once; INCR keeps its expiry (works on Redis 6 and 7).
-                pipe.set(key, 0, ex=self.window_seconds, nx=True).incr(key)
+                pipe.set(key, 0, ex=self.window_seconds, nx=True)
+                pipe.incr(key)
             await pipe.execute()
 
     async def record_success(self, email: str) -> None:

@@ -36,19 +36,13 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("target_type", sa.String(length=64), nullable=False),
         sa.Column("target_id", sa.String(length=64), nullable=True),
-        sa.Column(
-            "changes", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        sa.Column("changes", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("correlation_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
-    op.create_index(
-        "ix_audit_log_partner_time", "audit_log", ["partner_id", "occurred_at"], unique=False
-    )
-    op.create_index(
-        "ix_audit_log_tenant_time", "audit_log", ["tenant_id", "occurred_at"], unique=False
-    )
+    op.create_index("ix_audit_log_partner_time", "audit_log", ["partner_id", "occurred_at"], unique=False)
+    op.create_index("ix_audit_log_tenant_time", "audit_log", ["tenant_id", "occurred_at"], unique=False)
     op.create_table(
         "outbound_mail",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -72,9 +66,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("tenant_id", sa.UUID(), nullable=True),
         sa.Column("task", sa.String(length=100), nullable=False),
-        sa.Column(
-            "payload", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("lane", sa.String(length=16), server_default="bulk", nullable=False),
         sa.Column("correlation_id", sa.String(length=64), nullable=True),
         sa.Column(
@@ -126,12 +118,8 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "accent_color ~ '^#[0-9a-fA-F]{6}$'", name=op.f("ck_partners_accent_color_hex")
-        ),
-        sa.CheckConstraint(
-            "primary_color ~ '^#[0-9a-fA-F]{6}$'", name=op.f("ck_partners_primary_color_hex")
-        ),
+        sa.CheckConstraint("accent_color ~ '^#[0-9a-fA-F]{6}$'", name=op.f("ck_partners_accent_color_hex")),
+        sa.CheckConstraint("primary_color ~ '^#[0-9a-fA-F]{6}$'", name=op.f("ck_partners_primary_color_hex")),
         sa.CheckConstraint(
             "slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'", name=op.f("ck_partners_slug_format")
         ),
@@ -155,9 +143,7 @@ def upgrade() -> None:
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
     )
-    op.create_index(
-        "uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True
-    )
+    op.create_index("uq_users_email_lower", "users", [sa.literal_column("lower(email)")], unique=True)
     op.create_table(
         "password_reset_tokens",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -200,9 +186,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'", name=op.f("ck_tenants_slug_format")
         ),
-        sa.CheckConstraint(
-            "status IN ('active', 'suspended')", name=op.f("ck_tenants_status_known")
-        ),
+        sa.CheckConstraint("status IN ('active', 'suspended')", name=op.f("ck_tenants_status_known")),
         sa.ForeignKeyConstraint(
             ["partner_id"],
             ["partners.id"],
@@ -357,16 +341,12 @@ def _secure() -> None:
     # Branding is public (the login page shows it); only the partner or the platform changes it.
     op.execute("ALTER TABLE partners ENABLE ROW LEVEL SECURITY")
     op.execute("CREATE POLICY partners_select ON partners FOR SELECT USING (true)")
-    op.execute(
-        "CREATE POLICY partners_insert ON partners FOR INSERT WITH CHECK (shelfsync_is_privileged())"
-    )
+    op.execute("CREATE POLICY partners_insert ON partners FOR INSERT WITH CHECK (shelfsync_is_privileged())")
     op.execute(
         f"CREATE POLICY partners_update ON partners FOR UPDATE USING ({PARTNER_WRITABLE})"
         f" WITH CHECK ({PARTNER_WRITABLE})"
     )
-    op.execute(
-        "CREATE POLICY partners_delete ON partners FOR DELETE USING (shelfsync_is_privileged())"
-    )
+    op.execute("CREATE POLICY partners_delete ON partners FOR DELETE USING (shelfsync_is_privileged())")
     # Workers LISTEN on this channel and relay new outbox rows at once instead of polling.
     op.execute(
         """
@@ -413,9 +393,7 @@ def downgrade() -> None:
     op.drop_index("uq_users_email_lower", table_name="users")
     op.drop_table("users")
     op.drop_table("partners")
-    op.drop_index(
-        "ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("processed_at IS NULL")
-    )
+    op.drop_index("ix_outbox_pending", table_name="outbox", postgresql_where=sa.text("processed_at IS NULL"))
     op.drop_table("outbox")
     op.drop_table("outbound_mail")
     op.drop_index("ix_audit_log_tenant_time", table_name="audit_log")

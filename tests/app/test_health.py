@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from litestar.testing import AsyncTestClient
 
@@ -11,13 +12,13 @@ from app.settings import Settings
 from tests.redis_process import free_port
 
 
-async def test_healthz(client: AsyncTestClient) -> None:
+async def test_healthz(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz_when_both_are_up(client: AsyncTestClient) -> None:
+async def test_readyz_when_both_are_up(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"postgresql": "ok", "redis": "ok"}

@@ -22,7 +22,9 @@ async def _diff(settings: Settings) -> list[Any]:
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                )
             )
     finally:
         await engine.dispose()
@@ -32,7 +34,9 @@ async def _tables(settings: Settings) -> set[str]:
     engine = owner_engine(settings)
     try:
         async with engine.connect() as connection:
-            rows = await connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+            rows = await connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
             return set(rows.scalars())
     finally:
         await engine.dispose()
@@ -49,9 +53,15 @@ def test_upgrade_downgrade_upgrade(services: tuple[Settings, EmbeddedServices]) 
     migrations.upgrade(scratch)
     head = migrations.head_revision(scratch)
     assert migrations.current_revision(scratch) == head
-    assert {"partners", "tenants", "users", "memberships", "api_keys", "audit_log", "outbox"} <= asyncio.run(
-        _tables(scratch)
-    )
+    assert {
+        "partners",
+        "tenants",
+        "users",
+        "memberships",
+        "api_keys",
+        "audit_log",
+        "outbox",
+    } <= asyncio.run(_tables(scratch))
     migrations.downgrade(scratch, "base")
     assert migrations.current_revision(scratch) is None
     assert asyncio.run(_tables(scratch)) == {"alembic_version"}

@@ -51,7 +51,8 @@ class TestRedisOutage:
             )
             assert response.status_code == 202
             ready = await client.get("/readyz")
-            assert ready.status_code == 503 and "redis" in ready.json()["detail"]
+            assert ready.status_code == 503
+            assert "redis" in ready.json()["detail"]
 
         async with db.transaction(DbScope.system()) as session:
             pending = (await session.scalars(select(OutboxMessage))).all()
@@ -73,7 +74,7 @@ class TestExactlyOnce:
     async def test_concurrent_runs_of_one_row_send_once(self, db: Database, settings: Settings) -> None:
         async with db.transaction(DbScope.system()) as session:
             await queue_mail(session, to_address="a@example.com", from_name="n", subject="s", body="b")
-            outbox_id = (await session.scalar(select(OutboxMessage.id)))
+            outbox_id = await session.scalar(select(OutboxMessage.id))
         sender = RecordingSender()
         ctx: dict[str, Any] = {"db": db, "mail_sender": sender}
         results = await asyncio.gather(*(send_mail(ctx, outbox_id) for _ in range(4)))  # type: ignore[arg-type]
@@ -83,7 +84,9 @@ class TestExactlyOnce:
     async def test_two_relays_hand_out_each_row_once(self, db: Database, settings: Settings) -> None:
         async with db.transaction(DbScope.system()) as session:
             for index in range(50):
-                await queue_mail(session, to_address=f"{index}@example.com", from_name="n", subject="s", body="b")
+                await queue_mail(
+                    session, to_address=f"{index}@example.com", from_name="n", subject="s", body="b"
+                )
         queue = await create_pool(arq_redis_settings(settings.redis_url or ""), default_queue_name=QUEUE_NAME)
         try:
             relays = [OutboxRelay(db, queue, queue_name=QUEUE_NAME, batch_size=7) for _ in range(2)]
@@ -110,7 +113,9 @@ class TestExactlyOnce:
             await job({"db": db, "mail_sender": FailingSender(), "job_try": 1}, outbox_id)  # type: ignore[arg-type]
         async with db.transaction(DbScope.system()) as session:
             row = await session.get(OutboxMessage, outbox_id)
-        assert row is not None and row.processed_at is None and "smtp down" in (row.last_error or "")
+        assert row is not None
+        assert row.processed_at is None
+        assert "smtp down" in (row.last_error or "")
         sender = RecordingSender()
         assert await job({"db": db, "mail_sender": sender, "job_try": 2}, outbox_id) == "sent"  # type: ignore[arg-type]
         assert len(sender.sent) == 1

@@ -25,23 +25,35 @@ async def _seed_tenant_rows(db: Database, world: World) -> None:
         await factories.make_api_key(db, tenant, ["tenant:read"])
         async with db.transaction(DbScope.system()) as session:
             await queue_mail(
-                session, to_address="x@example.com", from_name="n", subject="s", body="b", tenant_id=tenant.id
+                session,
+                to_address="x@example.com",
+                from_name="n",
+                subject="s",
+                body="b",
+                tenant_id=tenant.id,
             )
             await record_audit(
-                session, actor_type="system", actor_id=None, action="test", target_type="t", target_id=None,
+                session,
+                actor_type="system",
+                actor_id=None,
+                action="test",
+                target_type="t",
+                target_id=None,
                 tenant_id=tenant.id,
             )
 
 
 async def _tenant_ids_in(db: Database, scope: DbScope, table: str) -> set[uuid.UUID]:
     async with db.transaction(scope) as session:
-        rows = (await session.execute(text(f"SELECT * FROM {table}"))).mappings().all()  # noqa: S608
+        rows = (await session.execute(text(f"SELECT * FROM {table}"))).mappings().all()
     return {row["tenant_id"] for row in rows if row["tenant_id"] is not None}
 
 
 class TestTenantScope:
     @pytest.mark.parametrize("table", TENANT_OWNED)
-    async def test_unfiltered_select_sees_only_own_tenant(self, db: Database, world: World, table: str) -> None:
+    async def test_unfiltered_select_sees_only_own_tenant(
+        self, db: Database, world: World, table: str
+    ) -> None:
         await _seed_tenant_rows(db, world)
         everything = await _tenant_ids_in(db, DbScope.system(), table)
         assert {world.tenant_a1.id, world.tenant_b1.id} <= everything  # the rows exist
@@ -57,7 +69,12 @@ class TestTenantScope:
         with pytest.raises(DBAPIError, match="row-level security"):
             async with db.transaction(DbScope.for_tenant(world.tenant_a1.id, world.partner_a.id)) as session:
                 await record_audit(
-                    session, actor_type="system", actor_id=None, action="x", target_type="t", target_id=None,
+                    session,
+                    actor_type="system",
+                    actor_id=None,
+                    action="x",
+                    target_type="t",
+                    target_id=None,
                     tenant_id=world.tenant_b1.id,
                 )
 
@@ -65,9 +82,10 @@ class TestTenantScope:
         await _seed_tenant_rows(db, world)
         async with db.transaction(DbScope.for_tenant(world.tenant_a1.id, world.partner_a.id)) as session:
             result = await session.execute(text("UPDATE api_keys SET name = 'stolen'"))
-        assert result.rowcount == 1  # only its own key  # type: ignore[attr-defined]
+        assert result.rowcount == 1  # type: ignore[attr-defined]  # only its own key
         async with db.transaction(DbScope.system()) as session:
-            names = dict((await session.execute(text("SELECT tenant_id, name FROM api_keys"))).all())
+            rows = (await session.execute(text("SELECT tenant_id, name FROM api_keys"))).all()
+            names: dict[uuid.UUID, str] = {row[0]: row[1] for row in rows}
         assert names[world.tenant_b1.id] == "key"
 
 
@@ -78,7 +96,10 @@ class TestPartnerScope:
         async with db.transaction(scope) as session:
             tenants = set((await session.execute(text("SELECT id FROM tenants"))).scalars())
         assert tenants == {world.tenant_a1.id, world.tenant_a2.id}
-        assert await _tenant_ids_in(db, scope, "api_keys") == {world.tenant_a1.id, world.tenant_a2.id}
+        assert await _tenant_ids_in(db, scope, "api_keys") == {
+            world.tenant_a1.id,
+            world.tenant_a2.id,
+        }
 
     async def test_partner_cannot_change_another_partners_branding(self, db: Database, world: World) -> None:
         async with db.transaction(DbScope("partner", partner_id=world.partner_a.id)) as session:
@@ -95,7 +116,12 @@ class TestReadOnlyScope:
         with pytest.raises(DBAPIError, match="row-level security"):
             async with db.transaction(scope) as session:
                 await record_audit(
-                    session, actor_type="user", actor_id=None, action="x", target_type="t", target_id=None,
+                    session,
+                    actor_type="user",
+                    actor_id=None,
+                    action="x",
+                    target_type="t",
+                    target_id=None,
                     tenant_id=world.tenant_a1.id,
                 )
         await factories.make_api_key(db, world.tenant_a1, ["tenant:read"])
@@ -106,11 +132,11 @@ class TestReadOnlyScope:
 
 
 class TestAnonymousScope:
-    @pytest.mark.parametrize("table", (*TENANT_OWNED, "tenants", "users", "password_reset_tokens"))
+    @pytest.mark.parametrize("table", [*TENANT_OWNED, "tenants", "users", "password_reset_tokens"])
     async def test_sees_nothing_tenant_owned(self, db: Database, world: World, table: str) -> None:
         await _seed_tenant_rows(db, world)
         async with db.transaction(DbScope.anonymous()) as session:
-            count = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()  # noqa: S608
+            count = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
         assert count == 0
 
 
@@ -126,28 +152,36 @@ class TestAppRole:
                 )
             ).one()
             owners = set(
-                (await session.execute(text("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'"))).scalars()
+                (
+                    await session.execute(
+                        text("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")
+                    )
+                ).scalars()
             )
             unsecured = set(
                 (
                     await session.execute(
                         text(
-                            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+                            "SELECT relname FROM pg_class WHERE relkind = 'r'"
+                            " AND relnamespace = 'public'::regnamespace"
                             " AND NOT relrowsecurity AND relname <> 'alembic_version'"
                         )
                     )
                 ).scalars()
             )
         assert row.current_user == "shelfsync_app"
-        assert not row.rolsuper and not row.rolbypassrls
+        assert not row.rolsuper
+        assert not row.rolbypassrls
         assert "shelfsync_app" not in owners
         assert unsecured == set()  # every table has row-level security on
 
     async def test_scope_does_not_leak_between_transactions(self, db: Database, world: World) -> None:
         await _seed_tenant_rows(db, world)
-        async with db.session(DbScope.for_tenant(world.tenant_a1.id, world.partner_a.id)) as session:
-            async with session.begin():
-                pass
+        async with (
+            db.session(DbScope.for_tenant(world.tenant_a1.id, world.partner_a.id)) as session,
+            session.begin(),
+        ):
+            pass
             # a new session on a (possibly) reused pooled connection without a scope sees nothing
         async with db.sessionmaker() as bare, bare.begin():
             count = (await bare.execute(text("SELECT count(*) FROM api_keys"))).scalar_one()

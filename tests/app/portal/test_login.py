@@ -21,7 +21,9 @@ async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 class TestBranding:
-    async def test_partner_portal_shows_only_the_partners_brand(self, alpha: AsyncTestClient[Any], world: World) -> None:
+    async def test_partner_portal_shows_only_the_partners_brand(
+        self, alpha: AsyncTestClient[Any], world: World
+    ) -> None:
         page = await alpha.get("/login")
         assert page.status_code == 200
         assert "Alpha Commerce" in page.text
@@ -37,18 +39,23 @@ class TestBranding:
             partner.custom_domain = "portal.beta-systems.example"
         async with AsyncTestClient(app, base_url="https://portal.beta-systems.example") as client:
             page = await client.get("/login")
-        assert "Beta Systems" in page.text and "shelfsync" not in page.text.lower()
+        assert "Beta Systems" in page.text
+        assert "shelfsync" not in page.text.lower()
 
 
 class TestSignIn:
     async def test_valid_credentials_start_a_session(self, alpha: AsyncTestClient[Any], world: World) -> None:
         response = await sign_in(alpha, "admin@a1.example", PASSWORD)
-        assert response.status_code == 303 and response.headers["location"] == "/"
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
         cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("session="))
-        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+        assert "Secure" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie.replace("Lax", "lax")
         home = await alpha.get("/")
         assert home.status_code == 200
-        assert "retailer admin" in home.text and "A1" in home.text
+        assert "retailer admin" in home.text
+        assert "A1" in home.text
 
     async def test_wrong_password(self, alpha: AsyncTestClient[Any], world: World) -> None:
         response = await sign_in(alpha, "admin@a1.example", "not the password")
@@ -61,13 +68,17 @@ class TestSignIn:
         assert response.status_code == 400
         assert response.text.count("Required.") == 2
 
-    async def test_form_without_csrf_token_is_refused(self, alpha: AsyncTestClient[Any], world: World) -> None:
+    async def test_form_without_csrf_token_is_refused(
+        self, alpha: AsyncTestClient[Any], world: World
+    ) -> None:
         await alpha.get("/login")
         response = await alpha.post("/login", data={"email": "admin@a1.example", "password": PASSWORD})
         assert response.status_code == 403
         assert (await alpha.get("/", follow_redirects=False)).status_code == 303
 
-    async def test_user_of_another_partner_cannot_sign_in_here(self, alpha: AsyncTestClient[Any], world: World) -> None:
+    async def test_user_of_another_partner_cannot_sign_in_here(
+        self, alpha: AsyncTestClient[Any], world: World
+    ) -> None:
         response = await sign_in(alpha, "admin@b1.example", PASSWORD)
         assert response.status_code == 401
 
@@ -79,7 +90,9 @@ class TestSignIn:
 
 
 class TestThrottling:
-    async def test_account_is_locked_after_five_failures(self, alpha: AsyncTestClient[Any], world: World) -> None:
+    async def test_account_is_locked_after_five_failures(
+        self, alpha: AsyncTestClient[Any], world: World
+    ) -> None:
         for _ in range(5):
             assert (await sign_in(alpha, "admin@a1.example", "wrong password!")).status_code == 401
         locked = await sign_in(alpha, "admin@a1.example", PASSWORD)
@@ -88,7 +101,9 @@ class TestThrottling:
         # another account from the same address is still allowed
         assert (await sign_in(alpha, "viewer@a1.example", PASSWORD)).status_code == 303
 
-    async def test_address_is_locked_after_twenty_failures(self, alpha: AsyncTestClient[Any], world: World) -> None:
+    async def test_address_is_locked_after_twenty_failures(
+        self, alpha: AsyncTestClient[Any], world: World
+    ) -> None:
         for index in range(20):
             await sign_in(alpha, f"nobody{index}@example.com", "wrong password!")
         assert (await sign_in(alpha, "admin@a1.example", PASSWORD)).status_code == 429
