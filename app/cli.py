@@ -28,6 +28,9 @@ def _services() -> Iterator[Settings]:
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(settings.log_level)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
+    # ``finally`` below stop embedded servers instead of leaving them running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     embedded = EmbeddedServices()
     try:
         try:

@@ -162,9 +162,13 @@ async def authenticate_api_key(session: AsyncSession, key: str, now: datetime) -
     return ApiPrincipal(row.id, row.tenant_id, partner_id, frozenset(row.scopes))
 
 
-async def revoke_api_key(session: AsyncSession, key_id: uuid.UUID, now: datetime) -> ApiKey | None:
-    """Revoke a key visible in the session's scope; None when there is no such key."""
-    row = await session.get(ApiKey, key_id, with_for_update=True)
+async def revoke_api_key(
+    session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+) -> ApiKey | None:
+    """Revoke one of the tenant's keys; None when the tenant has no such key."""
+    row = await session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.tenant_id == tenant_id).with_for_update()
+    )
     if row is None:
         return None
     if row.revoked_at is None:

@@ -23,6 +23,13 @@ class Brand:
     accent_color: str
     support_email: str | None
     footer_text: str | None
+    custom_domain: str | None = None
+
+    def hostname(self, base_domain: str) -> str:
+        """Where this brand's portal lives: its custom domain, ``{slug}.{base}``, or the base domain."""
+        if self.custom_domain:
+            return self.custom_domain
+        return f"{self.slug}.{base_domain}" if self.slug else base_domain
 
     @classmethod
     def of(cls, partner: Partner) -> Brand:
@@ -36,6 +43,7 @@ class Brand:
             partner.accent_color,
             partner.support_email,
             partner.footer_text,
+            partner.custom_domain,
         )
 
 

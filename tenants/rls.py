@@ -61,17 +61,20 @@ DROP_FUNCTIONS: tuple[str, ...] = (
 )
 
 
-def grant_app_role(table: str, *, with_sequences: bool = False) -> list[str]:
-    """Statements giving the app role data access (not ownership) to ``table``."""
-    statements = [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}"]
+def grant_app_role(table: str, *, with_sequences: bool = False, append_only: bool = False) -> list[str]:
+    """Statements giving the app role data access (not ownership) to ``table``; an ``append_only``
+    table (the audit log) can be read and added to, never changed."""
+    verbs = "SELECT, INSERT" if append_only else "SELECT, INSERT, UPDATE, DELETE"
+    statements = [f"GRANT {verbs} ON {table} TO {APP_ROLE}"]
     if with_sequences:
         statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
     return statements
 
 
-def enable_policies(table: str, visible: str) -> list[str]:
-    """Turn on RLS for ``table``: rows pass when ``visible`` holds; writes also need a writable scope."""
-    writable = f"({visible}) AND shelfsync_can_write()"
+def enable_policies(table: str, visible: str, changeable: str | None = None) -> list[str]:
+    """Turn on RLS for ``table``: rows pass when ``visible`` holds; writes need ``changeable``
+    (default: ``visible``) and a writable scope."""
+    writable = f"({changeable or visible}) AND shelfsync_can_write()"
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"CREATE POLICY {table}_select ON {table} FOR SELECT USING ({visible})",

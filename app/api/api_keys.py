@@ -68,12 +68,16 @@ class ApiKeyController(Controller):
     async def list_keys(
         self,
         session: AsyncSession,
+        principal: ApiPrincipal,
         limit: Annotated[int, Parameter(ge=1, le=500)] = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[ApiKeyView]:
         """The tenant's API keys, newest first (prefix, name, scopes, created, last used)."""
         query = (
-            select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(check_limit(limit) + 1)
+            select(ApiKey)
+            .where(ApiKey.tenant_id == principal.tenant_id)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+            .limit(check_limit(limit) + 1)
         )
         if cursor:
             position = Cursor.decode(cursor)
@@ -141,7 +145,7 @@ class ApiKeyController(Controller):
         key_id: uuid.UUID,
     ) -> ApiKeyView:
         """Revoke a key at once; later requests with it get 401."""
-        row = await revoke_api_key(session, key_id, services_of(request).clock.now())
+        row = await revoke_api_key(session, principal.tenant_id, key_id, services_of(request).clock.now())
         if row is None:
             raise Problem(404, "No such API key.")
         await record_audit(

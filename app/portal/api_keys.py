@@ -124,8 +124,8 @@ class PortalApiKeyController(Controller):
         tenant_id = _tenant_of(portal_user)
         services = services_of(request)
         async with services.db.transaction(portal_user.db_scope()) as session:
-            row = await revoke_api_key(session, key_id, services.clock.now())
-            if row is None or row.tenant_id != tenant_id:
+            row = await revoke_api_key(session, tenant_id, key_id, services.clock.now())
+            if row is None:
                 raise NotFoundException("No such API key.")
             await record_audit(
                 session,

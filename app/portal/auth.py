@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from app.database.scope import DbScope
 from app.http.correlation import correlation_id_of
+from app.http.sessions import renew_session
 from app.http.state import services_of
 from app.portal.context import provide_brand, usable_here
 from app.portal.password_reset import complete_reset, find_valid_token, request_reset
@@ -106,7 +107,7 @@ class AuthController(Controller):
             context["errors"] = {"form": "The e-mail or password is not right."}
             return Template("auth/login.html", context=context, status_code=401)
         await throttle.record_success(email)
-        request.clear_session()
+        renew_session(request)
         request.set_session({"user_id": str(user.id), "reach": 0})
         return Redirect("/", status_code=303)
 
@@ -138,7 +139,11 @@ class AuthController(Controller):
                 status_code=400,
             )
         services = services_of(request)
-        base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
+        # Links are built from the brand's own host name, never from the request's Host header,
+        # which a client controls (a forged Host would mail the victim a link to another site).
+        port = request.url.port
+        hostname = brand.hostname(services.settings.base_domain)
+        base = f"{request.url.scheme}://{hostname}{f':{port}' if port and port not in (80, 443) else ''}"
         async with services.db.transaction(DbScope.system()) as session:
             await request_reset(
                 session,

@@ -296,6 +296,18 @@ MEMBERSHIP_VISIBLE = (
     " OR (tenant_id IS NULL AND shelfsync_setting('app.scope') = 'partner'"
     "     AND partner_id = shelfsync_setting('app.partner_id')::uuid)"
 )
+# Who may grant or change a membership: the platform; a partner scope for its own partner's partner
+# and retailer roles; a tenant scope for retailer roles of that tenant. A user's own memberships are
+# readable by the user but never writable through that alone, so nobody promotes themselves.
+MEMBERSHIP_CHANGEABLE = (
+    "shelfsync_is_privileged()"
+    " OR (shelfsync_setting('app.scope') = 'partner' AND role <> 'platform_admin'"
+    "     AND partner_id = shelfsync_setting('app.partner_id')::uuid)"
+    " OR (shelfsync_setting('app.scope') = 'tenant' AND role IN ('retailer_admin', 'retailer_viewer')"
+    "     AND tenant_id IS NOT NULL AND shelfsync_row_visible(tenant_id, NULL))"
+)
+# Users change their own row; anyone else's only Shelfsync itself or the platform.
+USER_CHANGEABLE = "shelfsync_is_privileged() OR id = shelfsync_setting('app.user_id')::uuid"
 USER_VISIBLE = (
     "shelfsync_is_privileged()"
     " OR id = shelfsync_setting('app.user_id')::uuid"
@@ -316,10 +328,12 @@ PARTNER_WRITABLE = (
 def _secure() -> None:
     """The app role, the scope functions, grants, row-level security and the outbox wake-up."""
     op.execute(rls.CREATE_APP_ROLE)
+    # The migrating role may switch to the app role (needed when it is not a superuser).
+    op.execute(f"GRANT {rls.APP_ROLE} TO CURRENT_USER")
     for statement in rls.CREATE_FUNCTIONS:
         op.execute(statement)
     for table in ALL_TABLES:
-        for statement in rls.grant_app_role(table):
+        for statement in rls.grant_app_role(table, append_only=table == "audit_log"):
             op.execute(statement)
     op.execute(f"GRANT USAGE ON SCHEMA public TO {rls.APP_ROLE}")
     op.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {rls.APP_ROLE}")
@@ -331,9 +345,9 @@ def _secure() -> None:
             op.execute(statement)
     for statement in rls.enable_policies("tenants", TENANT_ROW_VISIBLE):
         op.execute(statement)
-    for statement in rls.enable_policies("memberships", MEMBERSHIP_VISIBLE):
+    for statement in rls.enable_policies("memberships", MEMBERSHIP_VISIBLE, MEMBERSHIP_CHANGEABLE):
         op.execute(statement)
-    for statement in rls.enable_policies("users", USER_VISIBLE):
+    for statement in rls.enable_policies("users", USER_VISIBLE, USER_CHANGEABLE):
         op.execute(statement)
     # Reset tokens are only ever handled by Shelfsync itself (system scope).
     for statement in rls.enable_policies("password_reset_tokens", "shelfsync_is_privileged()"):

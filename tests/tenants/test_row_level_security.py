@@ -186,3 +186,56 @@ class TestAppRole:
         async with db.sessionmaker() as bare, bare.begin():
             count = (await bare.execute(text("SELECT count(*) FROM api_keys"))).scalar_one()
         assert count == 0
+
+
+class TestNoSelfPromotion:
+    async def test_tenant_scope_cannot_grant_platform_or_partner_roles(
+        self, db: Database, world: World
+    ) -> None:
+        admin = world.users["retailer_admin_a1"]
+        scope = DbScope.for_tenant(world.tenant_a1.id, world.partner_a.id, admin.id)
+        for role, partner, tenant in (
+            ("platform_admin", None, None),
+            ("partner_admin", world.partner_a.id, None),
+            ("retailer_admin", world.partner_b.id, world.tenant_b1.id),
+        ):
+            with pytest.raises(DBAPIError, match="row-level security"):
+                async with db.transaction(scope) as session:
+                    await session.execute(
+                        text(
+                            "INSERT INTO memberships (id, user_id, role, partner_id, tenant_id)"
+                            " VALUES (gen_random_uuid(), :user, :role, :partner, :tenant)"
+                        ),
+                        {"user": admin.id, "role": role, "partner": partner, "tenant": tenant},
+                    )
+
+    async def test_user_cannot_rewrite_own_membership_into_platform_admin(
+        self, db: Database, world: World
+    ) -> None:
+        viewer = world.users["retailer_viewer_a1"]
+        async with db.transaction(DbScope("user", user_id=viewer.id)) as session:
+            result = await session.execute(text("UPDATE memberships SET role = 'retailer_admin'"))
+        assert result.rowcount == 0  # type: ignore[attr-defined]
+
+    async def test_partner_scope_can_grant_retailer_roles_of_its_tenants(
+        self, db: Database, world: World
+    ) -> None:
+        operator = world.users["partner_operator_a"]
+        async with db.transaction(DbScope("partner", partner_id=world.partner_a.id)) as session:
+            await session.execute(
+                text(
+                    "INSERT INTO memberships (id, user_id, role, partner_id, tenant_id)"
+                    " VALUES (gen_random_uuid(), :user, 'retailer_viewer', :partner, :tenant)"
+                ),
+                {"user": operator.id, "partner": world.partner_a.id, "tenant": world.tenant_a2.id},
+            )
+
+
+class TestAuditLogIsAppendOnly:
+    @pytest.mark.parametrize("statement", ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"])
+    async def test_even_the_platform_cannot_change_it(
+        self, db: Database, world: World, statement: str
+    ) -> None:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with db.transaction(DbScope("platform")) as session:
+                await session.execute(text(statement))

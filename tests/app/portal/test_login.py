@@ -107,3 +107,19 @@ class TestThrottling:
         for index in range(20):
             await sign_in(alpha, f"nobody{index}@example.com", "wrong password!")
         assert (await sign_in(alpha, "admin@a1.example", PASSWORD)).status_code == 429
+
+
+class TestSessionFixation:
+    async def test_sign_in_issues_a_new_session_id(self, alpha: AsyncTestClient[Any], world: World) -> None:
+        planted = "a" * 64
+        alpha.cookies.set("session", planted, domain="alpha.localhost")
+        response = await sign_in(alpha, "admin@a1.example", PASSWORD)
+        assert response.status_code == 303
+        issued = alpha.cookies.get("session")
+        assert issued
+        assert issued != planted
+        assert (await alpha.get("/")).status_code == 200
+        # whoever planted the old id holds nothing
+        alpha.cookies.clear()
+        alpha.cookies.set("session", planted, domain="alpha.localhost")
+        assert (await alpha.get("/", follow_redirects=False)).status_code == 303

@@ -129,3 +129,20 @@ class TestPasswordReset:
         assert processed is not None
         assert processed.processed_at is not None
         assert processed.attempts == 1
+
+
+class TestResetLinkHost:
+    async def test_link_uses_the_brands_host_not_the_request_host(
+        self, app: Litestar, world: World, settings: Settings, db: Database
+    ) -> None:
+        async with AsyncTestClient(app, base_url="https://evil.example") as client:
+            response = await submit(
+                client,
+                "/password-reset?partner=alpha",
+                "/password-reset?partner=alpha",
+                {"email": "admin@a1.example"},
+            )
+        assert response.status_code == 202
+        body = (await deliver_outbox(settings, db)).sent[0].body
+        assert "evil.example" not in body
+        assert "https://alpha.localhost/password-reset/" in body
