@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from app.database.engine import Database
 from app.database.scope import DbScope
 from tenants.api_keys import READ_SCOPES, UnknownScopeError, create_api_key
+from tenants.audit import Actor
 from tenants.models import Partner, Tenant
 from tenants.passwords import password_problem
 from tenants.roles import Role
 from tenants.service import (
-    Actor,
     DuplicateError,
     create_partner,
     create_tenant,

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from app.database.engine import Database
 from app.database.scope import DbScope
 from tenants.api_keys import SCOPES, create_api_key
+from tenants.audit import Actor
 from tenants.models import Partner, Tenant
 from tenants.roles import Role
 from tenants.service import (
-    Actor,
     create_partner,
     create_tenant,
     create_user,

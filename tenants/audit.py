@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,32 +41,43 @@ class AuditEntry(Base):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is making a change, for the audit log."""
+
+    type: str  # user, api_key, system, cli
+    id: uuid.UUID | str | None = None
+    ip: str | None = None
+    correlation_id: str | None = None
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls("cli")
+
+
 async def record_audit(
     session: AsyncSession,
+    actor: Actor,
     *,
-    actor_type: str,
-    actor_id: uuid.UUID | str | None,
     action: str,
     target_type: str,
     target_id: uuid.UUID | str | None,
     tenant_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
     changes: dict[str, Any] | None = None,
-    ip: str | None = None,
-    correlation_id: str | None = None,
 ) -> AuditEntry:
     """Add an audit entry to the session's transaction."""
     entry = AuditEntry(
-        actor_type=actor_type,
-        actor_id=str(actor_id) if actor_id is not None else None,
+        actor_type=actor.type,
+        actor_id=str(actor.id) if actor.id is not None else None,
         action=action,
         target_type=target_type,
         target_id=str(target_id) if target_id is not None else None,
         tenant_id=tenant_id,
         partner_id=partner_id,
         changes=changes or {},
-        ip=ip,
-        correlation_id=correlation_id,
+        ip=actor.ip,
+        correlation_id=actor.correlation_id,
     )
     session.add(entry)
     return entry

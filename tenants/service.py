@@ -13,24 +13,10 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenants.audit import record_audit
+from tenants.audit import Actor, record_audit
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.passwords import hash_password, needs_rehash, verify_password
 from tenants.roles import Role
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is making a change, for the audit log."""
-
-    type: str  # user, api_key, system, cli
-    id: str | None = None
-    ip: str | None = None
-    correlation_id: str | None = None
-
-    @classmethod
-    def cli(cls) -> Actor:
-        return cls("cli")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +49,12 @@ async def create_partner(
     await session.flush()
     await record_audit(
         session,
-        actor_type=actor.type,
-        actor_id=actor.id,
+        actor,
         action="partner.created",
         target_type="partner",
         target_id=partner.id,
         partner_id=partner.id,
         changes={"after": {"slug": slug, "name": name, **branding}},
-        ip=actor.ip,
-        correlation_id=actor.correlation_id,
     )
     return partner
 
@@ -95,16 +78,13 @@ async def create_tenant(
     await session.flush()
     await record_audit(
         session,
-        actor_type=actor.type,
-        actor_id=actor.id,
+        actor,
         action="tenant.created",
         target_type="tenant",
         target_id=tenant.id,
         tenant_id=tenant.id,
         partner_id=partner_id,
         changes={"after": {"slug": slug, "name": name, "plan": plan}},
-        ip=actor.ip,
-        correlation_id=actor.correlation_id,
     )
     return tenant
 
@@ -128,14 +108,11 @@ async def create_user(
     await session.flush()
     await record_audit(
         session,
-        actor_type=actor.type,
-        actor_id=actor.id,
+        actor,
         action="user.created",
         target_type="user",
         target_id=user.id,
         changes={"after": {"email": email, "full_name": full_name}},
-        ip=actor.ip,
-        correlation_id=actor.correlation_id,
     )
     return user
 
@@ -168,16 +145,13 @@ async def grant_role(
     await session.flush()
     await record_audit(
         session,
-        actor_type=actor.type,
-        actor_id=actor.id,
+        actor,
         action="membership.granted",
         target_type="user",
         target_id=user_id,
         partner_id=partner_id,
         tenant_id=tenant_id,
         changes={"after": {"role": role.value}},
-        ip=actor.ip,
-        correlation_id=actor.correlation_id,
     )
     return membership
 

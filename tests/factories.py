@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from app.database.engine import Database
 from app.database.scope import DbScope
 from tenants.api_keys import create_api_key
+from tenants.audit import Actor
 from tenants.models import Partner, Tenant, User
 from tenants.passwords import hash_password
 from tenants.roles import Role
-from tenants.service import Actor, create_partner, create_tenant, create_user, grant_role
+from tenants.service import create_partner, create_tenant, create_user, grant_role
 
 PASSWORD = "correct horse battery"
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
-from app.http.correlation import correlation_id_of
+from app.http.actor import request_actor
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Page, check_limit
 from app.http.problems import Problem
 from app.http.state import services_of
@@ -119,15 +119,12 @@ class ApiKeyController(Controller):
         )
         await record_audit(
             session,
-            actor_type="api_key",
-            actor_id=principal.key_id,
+            request_actor(request, "api_key", principal.key_id),
             action="api_key.created",
             target_type="api_key",
             target_id=row.id,
             tenant_id=principal.tenant_id,
             changes={"after": {"name": row.name, "prefix": row.prefix, "scopes": row.scopes}},
-            ip=request.client.host if request.client else None,
-            correlation_id=correlation_id_of(request.scope),
         )
         return CreatedApiKey(ApiKeyView.of(row), secret)
 
@@ -150,13 +147,10 @@ class ApiKeyController(Controller):
             raise Problem(404, "No such API key.")
         await record_audit(
             session,
-            actor_type="api_key",
-            actor_id=principal.key_id,
+            request_actor(request, "api_key", principal.key_id),
             action="api_key.revoked",
             target_type="api_key",
             target_id=row.id,
             tenant_id=principal.tenant_id,
-            ip=request.client.host if request.client else None,
-            correlation_id=correlation_id_of(request.scope),
         )
         return ApiKeyView.of(row)

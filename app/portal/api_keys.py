@@ -14,7 +14,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
-from app.http.correlation import correlation_id_of
+from app.http.actor import request_actor
 from app.http.state import services_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user
 from tenants.api_keys import READ_SCOPES, SCOPES, ApiKey, create_api_key, revoke_api_key
@@ -103,14 +103,12 @@ class PortalApiKeyController(Controller):
             )
             await record_audit(
                 session,
-                actor_type="user",
-                actor_id=portal_user.user.id,
+                request_actor(request, "user", portal_user.user.id),
                 action="api_key.created",
                 target_type="api_key",
                 target_id=row.id,
                 tenant_id=tenant_id,
                 changes={"after": {"name": row.name, "prefix": row.prefix, "scopes": row.scopes}},
-                correlation_id=correlation_id_of(request.scope),
             )
         context = await self._page(request, brand, portal_user, created_secret=secret)
         return Template("api_keys.html", context=context, status_code=201)
@@ -129,12 +127,10 @@ class PortalApiKeyController(Controller):
                 raise NotFoundException("No such API key.")
             await record_audit(
                 session,
-                actor_type="user",
-                actor_id=portal_user.user.id,
+                request_actor(request, "user", portal_user.user.id),
                 action="api_key.revoked",
                 target_type="api_key",
                 target_id=row.id,
                 tenant_id=tenant_id,
-                correlation_id=correlation_id_of(request.scope),
             )
         return Redirect("/keys", status_code=303)

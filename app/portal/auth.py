@@ -13,6 +13,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from app.database.scope import DbScope
+from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.sessions import renew_session
 from app.http.state import services_of
@@ -92,14 +93,11 @@ class AuthController(Controller):
             if user is not None and reaches:
                 await record_audit(
                     session,
-                    actor_type="user",
-                    actor_id=user.id,
+                    request_actor(request, "user", user.id),
                     action="user.signed_in",
                     target_type="user",
                     target_id=user.id,
                     partner_id=reaches[0].partner_id,
-                    ip=ip,
-                    correlation_id=correlation_id_of(request.scope),
                 )
         if user is None or not reaches:
             await throttle.record_failure(email, ip)

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.mail.service import queue_mail
-from tenants.audit import record_audit
+from tenants.audit import Actor, record_audit
 from tenants.branding import Brand
 from tenants.models import PasswordResetToken, User
 from tenants.passwords import hash_password
@@ -60,12 +60,10 @@ async def request_reset(
     )
     await record_audit(
         session,
-        actor_type="user",
-        actor_id=user.id,
+        Actor("user", user.id, correlation_id=correlation_id),
         action="password_reset.requested",
         target_type="user",
         target_id=user.id,
-        correlation_id=correlation_id,
     )
     return True
 
@@ -103,11 +101,9 @@ async def complete_reset(
     )
     await record_audit(
         session,
-        actor_type="user",
-        actor_id=user.id,
+        Actor("user", user.id, correlation_id=correlation_id),
         action="password_reset.completed",
         target_type="user",
         target_id=user.id,
-        correlation_id=correlation_id,
     )
     return user

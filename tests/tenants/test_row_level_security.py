@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.mail.service import queue_mail
-from tenants.audit import record_audit
+from tenants.audit import Actor, record_audit
 from tests import factories
 from tests.factories import World
 
@@ -34,8 +34,7 @@ async def _seed_tenant_rows(db: Database, world: World) -> None:
             )
             await record_audit(
                 session,
-                actor_type="system",
-                actor_id=None,
+                Actor("system", None),
                 action="test",
                 target_type="t",
                 target_id=None,
@@ -70,8 +69,7 @@ class TestTenantScope:
             async with db.transaction(DbScope.for_tenant(world.tenant_a1.id, world.partner_a.id)) as session:
                 await record_audit(
                     session,
-                    actor_type="system",
-                    actor_id=None,
+                    Actor("system", None),
                     action="x",
                     target_type="t",
                     target_id=None,
@@ -117,8 +115,7 @@ class TestReadOnlyScope:
             async with db.transaction(scope) as session:
                 await record_audit(
                     session,
-                    actor_type="user",
-                    actor_id=None,
+                    Actor("user", None),
                     action="x",
                     target_type="t",
                     target_id=None,
