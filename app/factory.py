@@ -127,5 +127,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             ),
         ),
         exception_handlers={Exception: _handle_error},
+        logging_config=None,  # keep the JSON logging that app.logging configured
         debug=False,
     )

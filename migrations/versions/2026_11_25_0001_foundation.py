@@ -297,14 +297,16 @@ MEMBERSHIP_VISIBLE = (
     "     AND partner_id = shelfsync_setting('app.partner_id')::uuid)"
 )
 # Who may grant or change a membership: the platform; a partner scope for its own partner's partner
-# and retailer roles; a tenant scope for retailer roles of that tenant. A user's own memberships are
-# readable by the user but never writable through that alone, so nobody promotes themselves.
+# and retailer roles (of its own tenants); a tenant scope for retailer roles of that tenant. Nobody
+# but the platform changes their own memberships, so nobody promotes themselves.
 MEMBERSHIP_CHANGEABLE = (
     "shelfsync_is_privileged()"
-    " OR (shelfsync_setting('app.scope') = 'partner' AND role <> 'platform_admin'"
-    "     AND partner_id = shelfsync_setting('app.partner_id')::uuid)"
-    " OR (shelfsync_setting('app.scope') = 'tenant' AND role IN ('retailer_admin', 'retailer_viewer')"
-    "     AND tenant_id IS NOT NULL AND shelfsync_row_visible(tenant_id, NULL))"
+    " OR (user_id IS DISTINCT FROM shelfsync_setting('app.user_id')::uuid AND ("
+    "   (shelfsync_setting('app.scope') = 'partner' AND role <> 'platform_admin'"
+    "    AND partner_id = shelfsync_setting('app.partner_id')::uuid"
+    "    AND (tenant_id IS NULL OR shelfsync_row_visible(tenant_id, NULL)))"
+    "   OR (shelfsync_setting('app.scope') = 'tenant' AND role IN ('retailer_admin', 'retailer_viewer')"
+    "    AND tenant_id IS NOT NULL AND shelfsync_row_visible(tenant_id, NULL))))"
 )
 # Users change their own row; anyone else's only Shelfsync itself or the platform.
 USER_CHANGEABLE = "shelfsync_is_privileged() OR id = shelfsync_setting('app.user_id')::uuid"
@@ -329,7 +331,17 @@ def _secure() -> None:
     """The app role, the scope functions, grants, row-level security and the outbox wake-up."""
     op.execute(rls.CREATE_APP_ROLE)
     # The migrating role may switch to the app role (needed when it is not a superuser).
-    op.execute(f"GRANT {rls.APP_ROLE} TO CURRENT_USER")
+    op.execute(
+        f"""
+        DO $$
+        BEGIN
+            IF NOT pg_has_role(current_user, '{rls.APP_ROLE}', 'MEMBER') THEN
+                EXECUTE format('GRANT {rls.APP_ROLE} TO %I', current_user);
+            END IF;
+        END
+        $$
+        """
+    )
     for statement in rls.CREATE_FUNCTIONS:
         op.execute(statement)
     for table in ALL_TABLES:

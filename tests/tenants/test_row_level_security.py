@@ -218,7 +218,10 @@ class TestNoSelfPromotion:
         self, db: Database, world: World
     ) -> None:
         operator = world.users["partner_operator_a"]
-        async with db.transaction(DbScope("partner", partner_id=world.partner_a.id)) as session:
+        admin = world.users["partner_admin_a"]
+        async with db.transaction(
+            DbScope("partner", partner_id=world.partner_a.id, user_id=admin.id)
+        ) as session:
             await session.execute(
                 text(
                     "INSERT INTO memberships (id, user_id, role, partner_id, tenant_id)"
@@ -226,6 +229,30 @@ class TestNoSelfPromotion:
                 ),
                 {"user": operator.id, "partner": world.partner_a.id, "tenant": world.tenant_a2.id},
             )
+
+    async def test_partner_scope_cannot_promote_itself_or_reach_other_partners(
+        self, db: Database, world: World
+    ) -> None:
+        operator = world.users["partner_operator_a"]
+        scope = DbScope("partner", partner_id=world.partner_a.id, user_id=operator.id)
+        async with db.transaction(scope) as session:
+            result = await session.execute(
+                text("UPDATE memberships SET role = 'partner_admin' WHERE user_id = :me"), {"me": operator.id}
+            )
+        assert result.rowcount == 0  # type: ignore[attr-defined]
+        with pytest.raises(DBAPIError, match="row-level security"):
+            async with db.transaction(scope) as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO memberships (id, user_id, role, partner_id, tenant_id)"
+                        " VALUES (gen_random_uuid(), :user, 'retailer_admin', :partner, :tenant)"
+                    ),
+                    {
+                        "user": world.users["platform"].id,
+                        "partner": world.partner_a.id,
+                        "tenant": world.tenant_b1.id,
+                    },
+                )
 
 
 class TestAuditLogIsAppendOnly:
