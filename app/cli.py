@@ -42,11 +42,17 @@ def _services() -> Iterator[Settings]:
         embedded.stop()
 
 
-def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await coro_factory()
+def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from app.database.engine import Database, app_engine
 
-    return asyncio.run(main())
+    async def run() -> T:
+        database = Database.from_engine(app_engine(settings))
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
 
 
 def _require_migrated(settings: Settings) -> None:
@@ -149,20 +155,12 @@ def worker(burst: bool) -> None:
 def demo(host: str, port: int) -> None:
     """Start embedded services, migrate, seed demo data, and run the portal with a worker."""
     from app.database import migrations
-    from app.database.engine import Database, app_engine
     from app.demo import DEMO_PASSWORD, seed_demo
 
     with _services() as settings:
         migrations.upgrade(settings)
 
-        async def seed() -> Any:
-            db = Database.from_engine(app_engine(settings))
-            try:
-                return await seed_demo(db)
-            finally:
-                await db.dispose()
-
-        seeded = _run(seed)
+        seeded = _with_db(settings, seed_demo)
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url or "",
@@ -201,19 +199,6 @@ def demo(host: str, port: int) -> None:
 @main.group()
 def admin() -> None:
     """Operator tasks: partners, users, API keys."""
-
-
-def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from app.database.engine import Database, app_engine
-
-    async def run() -> T:
-        database = Database.from_engine(app_engine(settings))
-        try:
-            return await work(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 @admin.command("create-partner")

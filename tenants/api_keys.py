@@ -69,10 +69,6 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
 
 @dataclass(frozen=True, slots=True)
 class ApiPrincipal:

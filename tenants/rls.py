@@ -61,14 +61,11 @@ DROP_FUNCTIONS: tuple[str, ...] = (
 )
 
 
-def grant_app_role(table: str, *, with_sequences: bool = False, append_only: bool = False) -> list[str]:
+def grant_app_role(table: str, *, append_only: bool = False) -> list[str]:
     """Statements giving the app role data access (not ownership) to ``table``; an ``append_only``
     table (the audit log) can be read and added to, never changed."""
     verbs = "SELECT, INSERT" if append_only else "SELECT, INSERT, UPDATE, DELETE"
-    statements = [f"GRANT {verbs} ON {table} TO {APP_ROLE}"]
-    if with_sequences:
-        statements.append(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
-    return statements
+    return [f"GRANT {verbs} ON {table} TO {APP_ROLE}"]
 
 
 def enable_policies(table: str, visible: str, changeable: str | None = None) -> list[str]:

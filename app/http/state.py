@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from app.clock import Clock
@@ -24,9 +23,4 @@ class Services:
 
 def services_of(request: Request[Any, Any, Any]) -> Services:
     services: Services = request.app.state.services
-    return services
-
-
-def provide_services(state: State) -> Services:
-    services: Services = state.services
     return services
