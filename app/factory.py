@@ -21,6 +21,7 @@ from litestar.template.config import TemplateConfig
 from app.api.api_keys import ApiKeyController
 from app.api.tenant import TenantController
 from app.clock import Clock, SystemClock
+from app.connections.endpoints import ConnectionController, ConnectorTemplateController
 from app.database.engine import Database, app_engine
 from app.health import healthz, readyz
 from app.http.correlation import CorrelationIdMiddleware
@@ -88,7 +89,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     )
     api_v1 = Router(
         path="/api/v1",
-        route_handlers=[TenantController, ApiKeyController],
+        route_handlers=[
+            TenantController,
+            ApiKeyController,
+            ConnectionController,
+            ConnectorTemplateController,
+        ],
         security=[{"apiKey": []}],
     )
     return Litestar(

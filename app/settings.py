@@ -80,6 +80,14 @@ class Settings:
     log_level: str = "INFO"
     """``LOG_LEVEL``: minimum level of the JSON logs (default ``INFO``)."""
 
+    connector_allowed_hosts: frozenset[str] = frozenset()
+    """``CONNECTOR_ALLOWED_HOSTS``: comma-separated host names connections may reach even though they
+    resolve to private or loopback addresses (an on-premises ERP, a sandbox)."""
+
+    connector_allow_private: bool = True
+    """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
+    in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
+
     @property
     def active_key(self) -> tuple[str, bytes]:
         """The (key id, key) that encrypts new secrets."""
@@ -202,6 +210,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
 
+    allowed_hosts = frozenset(
+        host.strip().lower() for host in (get("CONNECTOR_ALLOWED_HOSTS") or "").split(",") if host.strip()
+    )
+    allow_private = _bool(
+        "CONNECTOR_ALLOW_PRIVATE",
+        get("CONNECTOR_ALLOW_PRIVATE") or ("false" if environment == "production" else "true"),
+    )
+
     return Settings(
         environment=environment,  # type: ignore[arg-type]
         database_url=database_url,
@@ -216,4 +232,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_url=smtp_url,
         mail_from=get("MAIL_FROM") or "no-reply@localhost",
         log_level=log_level,
+        connector_allowed_hosts=allowed_hosts,
+        connector_allow_private=allow_private,
     )

@@ -1,8 +1,10 @@
 """Imports every model module so ``metadata`` knows all tables (Alembic and tests use it)."""
 
+from app.connections import models as _connection_models  # noqa: F401
 from app.database.base import Base
 from app.mail import models as _mail_models  # noqa: F401
 from app.outbox import models as _outbox_models  # noqa: F401
+from app.recipes import models as _recipe_models  # noqa: F401
 from tenants import api_keys as _api_keys  # noqa: F401
 from tenants import audit as _audit  # noqa: F401
 from tenants import models as _tenant_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Mapping recipes stored per tenant: versioned specs, validated and test-run on save, previewed."""
