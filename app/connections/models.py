@@ -65,5 +65,10 @@ class Connection(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     @property
+    def sealing_context(self) -> bytes:
+        """Associated data binding the sealed secrets to this row: copied elsewhere, they do not open."""
+        return f"connection:{self.id}".encode()
+
+    @property
     def secrets_key_id(self) -> str | None:
         return self.secrets_sealed.partition(":")[0] if self.secrets_sealed else None

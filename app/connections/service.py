@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,14 +26,10 @@ from connectors.sdk.template import check_connection
 from connectors.sdk.tokens import TokenStore
 
 
-def _associated_data(connection_id: uuid.UUID) -> bytes:
-    return f"connection:{connection_id}".encode()
-
-
 def read_secrets(box: SecretBox, row: Connection) -> dict[str, Any]:
     if not row.secrets_sealed:
         return {}
-    return box.open_json(row.secrets_sealed, _associated_data(row.id))
+    return box.open_json(row.secrets_sealed, row.sealing_context)
 
 
 def _store(
@@ -45,7 +42,7 @@ def _store(
     before = dict(row.config or {})
     row.config = public
     row.secret_names = sorted(secrets)
-    row.secrets_sealed = box.seal_json(secrets, _associated_data(row.id)) if secrets else None
+    row.secrets_sealed = box.seal_json(secrets, row.sealing_context) if secrets else None
     changed = sorted(k for k in public.keys() | before.keys() if public.get(k) != before.get(k))
     return public, changed
 
@@ -116,7 +113,7 @@ async def update_connection(
         if token is not None and not secret_changes:
             # The OAuth2 token stays valid while the credentials that obtained it are unchanged.
             kept = read_secrets(box, row) | {TOKEN_SECRET: token}
-            row.secrets_sealed = box.seal_json(kept, _associated_data(row.id))
+            row.secrets_sealed = box.seal_json(kept, row.sealing_context)
         if changed:
             changes["config"] = changed
         if secret_changes:
@@ -143,14 +140,14 @@ def connector_context(
     """The context a template instance runs with for ``row``; OAuth2 tokens go through ``token_store``."""
     secrets = read_secrets(box, row)
     secrets.pop(TOKEN_SECRET, None)
-    return ConnectorContext(
+    context = ConnectorContext(
         config=row.config,
         secrets=secrets,
         key=str(row.id),
         network=network_policy(settings),
         correlation_id=correlation_id,
-        **({"token_store": token_store} if token_store is not None else {}),
     )
+    return context if token_store is None else replace(context, token_store=token_store)
 
 
 async def run_connection_check(

@@ -19,12 +19,8 @@ from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
 
-TOKEN_SECRET = "oauth_token"
+TOKEN_SECRET = "oauth_token"  # noqa: S105 - the name of the secret, not a secret
 LOCK_SECONDS = 30
-
-
-def _associated_data(connection_id: uuid.UUID) -> bytes:
-    return f"connection:{connection_id}".encode()
 
 
 class ConnectionTokenStore:
@@ -39,7 +35,7 @@ class ConnectionTokenStore:
         return row
 
     def _secrets(self, row: Connection) -> dict[str, Any]:
-        return self._box.open_json(row.secrets_sealed, _associated_data(row.id)) if row.secrets_sealed else {}
+        return self._box.open_json(row.secrets_sealed, row.sealing_context) if row.secrets_sealed else {}
 
     async def load(self, key: str) -> dict[str, Any] | None:
         async with self._db.transaction(self._scope) as session:
@@ -50,7 +46,7 @@ class ConnectionTokenStore:
         async with self._db.transaction(self._scope) as session:
             row = await self._row(session, key)
             secrets = self._secrets(row) | {TOKEN_SECRET: token}
-            row.secrets_sealed = self._box.seal_json(secrets, _associated_data(row.id))
+            row.secrets_sealed = self._box.seal_json(secrets, row.sealing_context)
 
     async def mark_needs_reauthorisation(self, key: str, reason: str) -> None:
         async with self._db.transaction(self._scope) as session:
