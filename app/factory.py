@@ -32,6 +32,7 @@ from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.context import LoginRequired
 from app.portal.home import HomeController
+from app.recipes.endpoints import RecipeController
 from app.redis import redis_client
 from app.settings import Settings
 from tenants.branding import Brand
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             ApiKeyController,
             ConnectionController,
             ConnectorTemplateController,
+            RecipeController,
         ],
         security=[{"apiKey": []}],
     )

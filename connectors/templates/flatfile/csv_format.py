@@ -88,9 +88,9 @@ class CsvLayout:
         if value is None:
             return ""
         if name in DECIMAL_COLUMNS:
-            return str(_decimal(name, value)).replace(".", self.decimal_separator)
+            return str(decimal_field(name, value)).replace(".", self.decimal_separator)
         if name in INTEGER_COLUMNS:
-            return str(_integer(name, value))
+            return str(integer_field(name, value))
         if isinstance(value, datetime | date):
             return value.isoformat()
         return str(value)
@@ -131,15 +131,16 @@ class CsvLayout:
                 if value is None:
                     continue
                 if name in DECIMAL_COLUMNS:
-                    record[name] = str(_decimal(name, value.replace(self.decimal_separator, ".")))
+                    record[name] = str(decimal_field(name, value.replace(self.decimal_separator, ".")))
                 elif name in INTEGER_COLUMNS:
-                    record[name] = _integer(name, value)
+                    record[name] = integer_field(name, value)
         except RowError as error:
             return error
         return record
 
 
-def _decimal(name: str, value: Any) -> Decimal:
+def decimal_field(name: str, value: Any) -> Decimal:
+    """``value`` as a finite Decimal, or ``RowError`` naming field ``name``."""
     if isinstance(value, bool):
         raise RowError(name, f"{value!r} is not a number")
     try:
@@ -151,10 +152,11 @@ def _decimal(name: str, value: Any) -> Decimal:
     return number
 
 
-def _integer(name: str, value: Any) -> int:
+def integer_field(name: str, value: Any) -> int:
+    """``value`` as a whole number (``"7"``, ``7``, ``"7.0"``), or ``RowError`` naming field ``name``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    number = _decimal(name, value)
+    number = decimal_field(name, value)
     if number != number.to_integral_value():
         raise RowError(name, f"{value!r} is not a whole number")
     return int(number)

@@ -251,7 +251,8 @@ class SftpDestination:
         sftp = await self._client()
         async with sftp.open(f"{self._dir(folder)}/{name}", "rb") as handle:
             content = await handle.read()
-        return bytes(content)
+        assert isinstance(content, bytes)  # opened in binary mode
+        return content
 
     async def read_optional(self, folder: str, name: str) -> bytes | None:
         try:

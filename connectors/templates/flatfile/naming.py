@@ -51,7 +51,9 @@ def decode_cursor(cursor: str | None) -> FileKey | None:
     return (found.group(1) if found else "", cursor)
 
 
-def files_after(files: Iterable[RemoteFile], cursor: str | None, suffixes: tuple[str, ...]) -> list[RemoteFile]:
+def files_after(
+    files: Iterable[RemoteFile], cursor: str | None, suffixes: tuple[str, ...]
+) -> list[RemoteFile]:
     """The files with one of ``suffixes`` (any when empty) sorted after ``cursor``, oldest first."""
     after = decode_cursor(cursor)
     chosen = [

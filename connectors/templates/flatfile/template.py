@@ -20,6 +20,7 @@ Example config::
 
 from __future__ import annotations
 
+import csv
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -54,7 +55,7 @@ class FlatFileTemplate(ConnectorTemplate):
                 "type": "string",
                 "enum": ["store", "region"],
                 "default": "store",
-                "description": "One file per store, or per region (a payload's region, else the regions map).",
+                "description": "One file per store, or per region (record's region, else the regions map).",
             },
             "regions": {"type": "object", "additionalProperties": {"type": "string"}, "default": {}},
             "price_file_prefix": {"type": "string", "default": "prices"},
@@ -123,7 +124,9 @@ class FlatFileTemplate(ConnectorTemplate):
                     )
                 continue
             for line, (index, _) in enumerate(rows, start=first_line):
-                results[index] = WriteResult.ok(index, _sku(payloads[index]), destination_id=f"{written}:{line}")
+                results[index] = WriteResult.ok(
+                    index, _sku(payloads[index]), destination_id=f"{written}:{line}"
+                )
         return [results[index] for index in range(len(payloads))]
 
     async def read(self, domain: Domain, cursor: str | None = None) -> AsyncIterator[ReadPage]:
@@ -157,11 +160,15 @@ def _records(name: str, layout: CsvLayout, content: bytes) -> list[dict[str, Any
         rows = layout.parse(content)
     except (UnicodeDecodeError, LookupError) as error:
         return [{"_error": {"path": name, "reason": f"cannot decode as {layout.encoding}: {error}"}}]
+    except csv.Error as error:
+        return [{"_error": {"path": name, "reason": f"not a readable CSV file: {error}"}}]
     records: list[dict[str, Any]] = []
     for line, row in rows:
         origin = {"source_file": name, "source_line": line}
         if isinstance(row, RowError):
-            records.append({"_error": {"path": f"{name}:{line}.{row.column}", "reason": row.reason}, **origin})
+            records.append(
+                {"_error": {"path": f"{name}:{line}.{row.column}", "reason": row.reason}, **origin}
+            )
         else:
             records.append({**row, **origin})
     return records

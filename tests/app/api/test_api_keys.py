@@ -12,21 +12,8 @@ from app.database.scope import DbScope
 from tenants.api_keys import ApiKey
 from tenants.audit import AuditEntry
 from tests import factories
+from tests.app.api.calls import assert_problem, bearer
 from tests.factories import World
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def assert_problem(response: object, status: int, type_suffix: str) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"].startswith("application/problem+json")  # type: ignore[attr-defined]
-    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
-    assert body["status"] == status
-    assert str(body["type"]).endswith(type_suffix)
-    assert body["detail"]
-    return body
 
 
 class TestGetTenant:
