@@ -84,6 +84,10 @@ class Settings:
     """``CONNECTOR_ALLOWED_HOSTS``: comma-separated host names connections may reach even though they
     resolve to private or loopback addresses (an on-premises ERP, a sandbox)."""
 
+    file_root: Path = Path(".shelfsync/files")
+    """``FILE_ROOT``: local folders that file connections (flat files, EDI with ``transport: folder``) may
+    use; each tenant gets ``FILE_ROOT/<tenant id>`` and nothing outside it (default ``DATA_DIR/files``)."""
+
     connector_allow_private: bool = True
     """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
     in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
@@ -233,5 +237,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail_from=get("MAIL_FROM") or "no-reply@localhost",
         log_level=log_level,
         connector_allowed_hosts=allowed_hosts,
+        file_root=Path(get("FILE_ROOT") or data_dir / "files"),
         connector_allow_private=allow_private,
     )

@@ -1,1 +1,1 @@
-"""Benchmarks: each prints figures next to DESIGN §8's goals, as ratios against a baseline measured in the same run."""
+"""Benchmarks: each prints figures next to DESIGN §8 goals, as ratios against a baseline from the same run."""

@@ -20,6 +20,7 @@ from app.connections.service import (
     create_connection,
     get_connection,
     run_connection_check,
+    tenant_folder,
     update_connection,
 )
 from app.connections.templates import available_templates
@@ -155,6 +156,7 @@ class ConnectionController(Controller):
             row = await create_connection(
                 session,
                 _box(request),
+                folder=tenant_folder(services_of(request).settings, principal.tenant_id),
                 tenant_id=principal.tenant_id,
                 partner_id=principal.partner_id,
                 name=data.name,
@@ -218,6 +220,7 @@ class ConnectionController(Controller):
                 session,
                 _box(request),
                 row,
+                folder=tenant_folder(services_of(request).settings, principal.tenant_id),
                 partner_id=principal.partner_id,
                 name=data.name,
                 values=data.config,

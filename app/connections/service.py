@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from app.settings import Settings
 from connectors.sdk.config import apply_defaults, secret_fields, split_secrets, validate_config
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.derived import apply_derivation
-from connectors.sdk.errors import ConnectorError
+from connectors.sdk.errors import ConfigError, ConnectorError
 from connectors.sdk.network import NetworkPolicy
 from connectors.sdk.results import ConnectionCheck
 from connectors.sdk.template import check_connection
@@ -32,12 +33,30 @@ def read_secrets(box: SecretBox, row: Connection) -> dict[str, Any]:
     return box.open_json(row.secrets_sealed, row.sealing_context)
 
 
+def tenant_folder(settings: Settings, tenant_id: uuid.UUID) -> Path:
+    """The only local folder a tenant's file connections may read and write."""
+    return (settings.file_root / str(tenant_id)).resolve()
+
+
+def confine_local_folder(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A ``transport: folder`` connection stays inside the tenant's folder: a retailer never reaches the
+    server's other files, nor another retailer's. A relative ``path`` is taken from that folder."""
+    if values.get("transport") != "folder":
+        return values
+    path = Path(str(values.get("path") or "."))
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder):
+        raise ConfigError("folder outside the tenant's files", [("path", f"must be inside {folder}")])
+    return values | {"path": str(resolved)}
+
+
 def _store(
-    box: SecretBox, row: Connection, choice: TemplateChoice, values: Mapping[str, Any]
+    box: SecretBox, row: Connection, choice: TemplateChoice, values: Mapping[str, Any], folder: Path
 ) -> tuple[dict[str, Any], list[str]]:
     """Validate ``values`` (config and secrets together) and put them on ``row``; returns what changed."""
     merged = apply_defaults(choice.config_schema, apply_derivation(choice.derivation, values))
     validate_config(choice.config_schema, merged)
+    merged = confine_local_folder(merged, folder)
     public, secrets = split_secrets(choice.config_schema, merged)
     before = dict(row.config or {})
     row.config = public
@@ -51,6 +70,7 @@ async def create_connection(
     session: AsyncSession,
     box: SecretBox,
     *,
+    folder: Path,
     tenant_id: uuid.UUID,
     partner_id: uuid.UUID,
     name: str,
@@ -66,7 +86,7 @@ async def create_connection(
         template_key=choice.template.key,
         partner_template_id=choice.partner_template.id if choice.partner_template else None,
     )
-    _store(box, row, choice, values)
+    _store(box, row, choice, values, folder)
     session.add(row)
     await session.flush()
     return row
@@ -85,6 +105,7 @@ async def update_connection(
     box: SecretBox,
     row: Connection,
     *,
+    folder: Path,
     partner_id: uuid.UUID,
     name: str | None,
     values: Mapping[str, Any] | None,
@@ -108,7 +129,7 @@ async def update_connection(
                 current[key] = value
         for key in choice.derivation.locked:
             current.pop(key, None)  # re-applied from the partner's defaults
-        _, changed = _store(box, row, choice, current)
+        _, changed = _store(box, row, choice, current, folder)
         secret_changes = sorted(k for k in values if k in secret_fields(choice.config_schema))
         if token is not None and not secret_changes:
             # The OAuth2 token stays valid while the credentials that obtained it are unchanged.

@@ -10,6 +10,7 @@ import fcntl
 import gzip
 import json
 import re
+import shutil
 import subprocess
 import sys
 from functools import cache
@@ -39,8 +40,11 @@ def ensure_installed() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not marker.exists():
-                subprocess.run(
-                    ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                npm = shutil.which("npm")
+                if npm is None:
+                    raise FileNotFoundError("npm is needed to install Shopify's schema package")
+                subprocess.run(  # noqa: S603 - fixed arguments, no user input
+                    [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
                     cwd=PEER_DIR,
                     check=True,
                     stdout=subprocess.DEVNULL,
@@ -52,6 +56,7 @@ def ensure_installed() -> Path:
     return DATA_DIR
 
 
+@cache
 def shipped_versions() -> list[str]:
     """Stable Admin API versions whose introspection the installed package ships, oldest first."""
     names = (_ADMIN_FILE.match(p.name) for p in ensure_installed().iterdir())

@@ -49,6 +49,14 @@ def to_decimal(value: Any) -> Decimal | None:
     """Numbers go through ``str()`` so 19.99 becomes Decimal("19.99"), not the float's binary expansion."""
     if value is None or value.__class__ is Decimal:
         return value
+    if value.__class__ is str:  # the common case, quoted amounts; Decimal() itself allows outer blanks
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise CastError(f"cannot cast {describe(value)} to decimal: not a number") from None
+        if not result.is_finite():
+            raise CastError(f"cannot cast {describe(value)} to decimal: not a finite number")
+        return result
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise CastError(f"cannot cast {describe(value)} to decimal")
     try:
@@ -72,6 +80,8 @@ def to_int(value: Any) -> int | None:
         return int(value)
     if isinstance(value, int):
         return int(value)
+    if value.__class__ is str and value.isdigit() and len(value) <= _MAX_DIGITS:
+        return int(value)  # the common case, quoted counts; anything else goes the careful way
     if isinstance(value, str | Decimal):
         number = to_decimal(value)
         assert number is not None

@@ -19,7 +19,7 @@ class RecipeProblem:
         return {"path": self.path, "reason": self.reason}
 
 
-class RecipeInvalid(ValueError):
+class InvalidRecipeError(ValueError):
     """A recipe that failed validation; ``problems`` lists every problem found, not just the first."""
 
     def __init__(self, problems: list[RecipeProblem]) -> None:

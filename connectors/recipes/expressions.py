@@ -9,6 +9,7 @@ reported when the recipe is validated, so nothing unchecked ever reaches ``compi
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ _FORBIDDEN_NAMES = {
 }
 
 
-class ExpressionProblem(ValueError):
+class ExpressionError(ValueError):
     """Why an expression is refused; ``reasons`` lists every problem found in it."""
 
     def __init__(self, reasons: list[str]) -> None:
@@ -72,7 +73,7 @@ class Expression:
 
     def translate(self, resolve: Resolver) -> str:
         """Python source for this expression; record, root and value paths come from ``resolve``."""
-        translated = _Translator(resolve).visit(self.tree)
+        translated = _Translator(resolve).visit(copy.deepcopy(self.tree))
         return ast.unparse(translated)
 
     def paths(self) -> list[tuple[str, tuple[PathKey, ...]]]:
@@ -88,24 +89,24 @@ class Expression:
 
 
 def parse_expression(text: object, *, allow_value: bool) -> Expression:
-    """Check ``text`` against the whitelist; raises ``ExpressionProblem`` listing everything wrong."""
+    """Check ``text`` against the whitelist; raises ``ExpressionError`` listing everything wrong."""
     if not isinstance(text, str):
-        raise ExpressionProblem(["must be an expression (text)"])
+        raise ExpressionError(["must be an expression (text)"])
     if len(text) > MAX_LENGTH:
-        raise ExpressionProblem([f"longer than {MAX_LENGTH} characters"])
+        raise ExpressionError([f"longer than {MAX_LENGTH} characters"])
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
-        raise ExpressionProblem([f"not a valid expression: {error.msg}"]) from None
+        raise ExpressionError([f"not a valid expression: {error.msg}"]) from None
     except (RecursionError, MemoryError, ValueError):
-        raise ExpressionProblem(["not a valid expression: too deeply nested"]) from None
+        raise ExpressionError(["not a valid expression: too deeply nested"]) from None
     checker = _Checker(allow_value=allow_value)
     try:
         checker.visit(tree)
     except RecursionError:
-        raise ExpressionProblem(["too deeply nested"]) from None
+        raise ExpressionError(["too deeply nested"]) from None
     if checker.reasons:
-        raise ExpressionProblem(list(dict.fromkeys(checker.reasons)))
+        raise ExpressionError(list(dict.fromkeys(checker.reasons)))
     return Expression(text=text, tree=tree, uses_value=checker.uses_value)
 
 
@@ -116,6 +117,11 @@ class _Checker(ast.NodeVisitor):
         self.allow_value = allow_value
         self.uses_value = False
         self.reasons: list[str] = []
+
+    def visit(self, node: ast.AST) -> None:
+        # operator and context nodes carry no values; their parents decide whether they are allowed
+        if not isinstance(node, ast.operator | ast.boolop | ast.unaryop | ast.cmpop | ast.expr_context):
+            super().visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
         reason = _FORBIDDEN_NAMES.get(type(node))
@@ -173,7 +179,9 @@ class _Checker(ast.NodeVisitor):
         _, least, most = FUNCTIONS[node.func.id]
         count = len(node.args)
         if count < least or (most is not None and count > most):
-            expected = str(least) if least == most else f"{least} or more" if most is None else f"{least}–{most}"
+            expected = (
+                str(least) if least == most else f"{least} or more" if most is None else f"{least}–{most}"
+            )
             self.reasons.append(f"{node.func.id}() takes {expected} arguments, got {count}")
         for argument in node.args:
             self.visit(argument)
@@ -214,14 +222,6 @@ class _Checker(ast.NodeVisitor):
             self.reasons.append("** in objects is not allowed")
             return
         self._children(node)
-
-    def visit_Load(self, node: ast.Load) -> None:
-        return None
-
-    def visit_operator(self, node: ast.operator) -> None:
-        return None
-
-    visit_boolop = visit_unaryop = visit_cmpop = visit_operator  # type: ignore[assignment]
 
 
 def _path_of(node: ast.expr) -> tuple[str, tuple[PathKey, ...]] | None:

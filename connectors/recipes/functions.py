@@ -18,8 +18,20 @@ _NUMBER = (int, float, Decimal)
 _MAX_POWER_BITS = 4096
 
 
+def _number(value: Any) -> Any:
+    """Numeric text ("19.99", as CSV files and many APIs quote amounts) read as a Decimal."""
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            return value
+        return number if number.is_finite() else value
+    return value
+
+
 def _numbers(a: Any, b: Any, verb: str) -> tuple[Any, Any]:
     """Both operands as numbers of one kind; a float meeting a Decimal becomes a Decimal (via str)."""
+    a, b = _number(a), _number(b)
     if not isinstance(a, _NUMBER) or not isinstance(b, _NUMBER):
         raise CastError(f"cannot {verb} {describe(a)} and {describe(b)}")
     if a.__class__ is Decimal and isinstance(b, float):
@@ -108,7 +120,7 @@ def _ordered(a: Any, b: Any) -> tuple[Any, Any] | None:
     """Operands that can be ordered, or ``None`` when one is missing (the comparison is then false)."""
     if a is None or b is None:
         return None
-    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER):
+    if isinstance(a, _NUMBER) or isinstance(b, _NUMBER):
         return _numbers(a, b, "compare")
     if a.__class__ is not b.__class__:
         raise CastError(f"cannot compare {describe(a)} with {describe(b)}")
@@ -136,7 +148,12 @@ def op_ge(a: Any, b: Any) -> bool:
 
 
 def op_eq(a: Any, b: Any) -> bool:
-    if isinstance(a, _NUMBER) and isinstance(b, _NUMBER) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, _NUMBER)
+        and isinstance(b, _NUMBER)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         a, b = _numbers(a, b, "compare")
     return bool(a == b)
 
@@ -177,7 +194,7 @@ def path(value: Any, keys: tuple[str | int, ...]) -> Any:
 
 
 def _text(value: Any, function: str) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None or value.__class__ is str:
         return value
     if isinstance(value, dict | list):
         raise CastError(f"{function}() needs text, got {describe(value)}")
@@ -185,11 +202,15 @@ def _text(value: Any, function: str) -> str | None:
 
 
 def fn_lower(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value.lower()
     text = _text(value, "lower")
     return None if text is None else text.lower()
 
 
 def fn_upper(value: Any) -> str | None:
+    if value.__class__ is str:
+        return value.upper()
     text = _text(value, "upper")
     return None if text is None else text.upper()
 
@@ -269,9 +290,10 @@ def _extreme(values: tuple[Any, ...], pick: Callable[[list[Any]], Any], name: st
     if not present:
         return None
     try:
-        if all(isinstance(value, _NUMBER) for value in present):
-            if any(isinstance(value, Decimal) for value in present):
-                present = [value if isinstance(value, Decimal) else Decimal(str(value)) for value in present]
+        if all(isinstance(value, _NUMBER) for value in present) and any(
+            isinstance(value, Decimal) for value in present
+        ):
+            present = [value if isinstance(value, Decimal) else Decimal(str(value)) for value in present]
         return pick(present)
     except TypeError:
         raise CastError(f"{name}() needs values of one kind") from None

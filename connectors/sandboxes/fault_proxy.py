@@ -17,11 +17,12 @@ def create_app(upstream: str) -> Litestar:
     client = httpx.AsyncClient(base_url=upstream.rstrip("/"), timeout=60)
 
     @route("/{path:path}", http_method=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def forward(request: Request[Any, Any, Any], path: str) -> Response[bytes]:
+    async def forward(request: Request[Any, Any, Any]) -> Response[bytes]:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         upstream_response = await client.request(
             request.method,
-            path,
+            # the raw path: Litestar's routing drops a trailing slash that peers (trytond) need
+            request.scope.get("raw_path", b"").decode() or request.url.path,
             params=dict(request.query_params),
             headers=headers,
             content=await request.body(),

@@ -4,6 +4,9 @@ Shopify's real Admin schema (``tests/connectors/shopify/test_schema.py``).
 
 from __future__ import annotations
 
+API_VERSION = "2026-10"
+"""The Admin API version these documents are validated against (the pinned schema's newest)."""
+
 SHOP = """
 query Shop {
   shop { name currencyCode myshopifyDomain }
@@ -73,6 +76,7 @@ query Orders($first: Int!, $after: String, $query: String, $lines: Int!) {
           originalUnitPriceSet { shopMoney { amount } }
           totalDiscountSet { shopMoney { amount } }
         }
+        pageInfo { hasNextPage }
       }
     }
     pageInfo { hasNextPage endCursor }

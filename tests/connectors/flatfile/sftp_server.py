@@ -5,8 +5,10 @@ The user logs in with a password, or with ``client_key`` when one is given.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +76,21 @@ async def sftp_server(
     finally:
         acceptor.close()
         await acceptor.wait_closed()
+
+
+@contextmanager
+def sftp_server_in_thread(root: Path) -> Iterator[SftpServer]:
+    """The same server on an event loop of its own, for tests whose client blocks the test's loop
+    (Litestar's test client runs the app through a blocking portal)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    context = sftp_server(root)
+    server = asyncio.run_coroutine_threadsafe(context.__aenter__(), loop).result(timeout=30)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(context.__aexit__(None, None, None), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

@@ -1,0 +1,1 @@
+"""Marketplace template modelled on Amazon's Selling Partner API: listings, feeds and orders."""

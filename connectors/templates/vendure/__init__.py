@@ -1,0 +1,1 @@
+"""The Vendure connector template: e-commerce over Vendure's Admin GraphQL API."""

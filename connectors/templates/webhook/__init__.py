@@ -1,0 +1,1 @@
+"""Inbound webhook template: records pushed to Shelfsync, verified by HMAC signature."""
