@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from connectors.registry import BUILTIN_TEMPLATES
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 DIRECTIONS = ("inbound", "outbound")
@@ -23,11 +25,21 @@ class DefaultRecipe:
     spec: dict[str, Any]
 
 
+def _folder_of(template_key: str) -> str:
+    """A built-in template's package folder (``edi-x12`` lives in ``templates/edi``); else the key."""
+    target = BUILTIN_TEMPLATES.get(template_key)
+    return target.split(":")[0].split(".")[2] if target else template_key
+
+
+def _key_of(folder: str) -> str:
+    return next((key for key in BUILTIN_TEMPLATES if _folder_of(key) == folder), folder)
+
+
 def _path(template_key: str, domain: str, direction: str, root: Path) -> Path | None:
     # the names come from callers (and so from URLs): keep them to plain names, never paths
     if not (_NAME.match(template_key) and _NAME.match(domain)) or direction not in DIRECTIONS:
         return None
-    return root / template_key / "recipes" / f"{domain}.{direction}.yaml"
+    return root / _folder_of(template_key) / "recipes" / f"{domain}.{direction}.yaml"
 
 
 def load_recipe_file(path: Path) -> dict[str, Any]:
@@ -53,7 +65,7 @@ def default_recipes(*, root: Path = TEMPLATES_DIR) -> list[DefaultRecipe]:
     found: list[DefaultRecipe] = []
     for path in sorted(root.glob("*/recipes/*.yaml")):
         domain, _, direction = path.name.removesuffix(".yaml").rpartition(".")
-        template_key = path.parent.parent.name
+        template_key = _key_of(path.parent.parent.name)
         if _path(template_key, domain, direction, root) != path:
             continue
         found.append(DefaultRecipe(template_key, domain, direction, path, load_recipe_file(path)))

@@ -17,6 +17,7 @@ import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from connectors.sdk.errors import AuthError
+from connectors.sdk.network import NetworkPolicy
 from connectors.sdk.tokens import TokenStore
 
 AuthKind = Literal[
@@ -70,9 +71,11 @@ class OAuth2Auth(httpx.Auth):
         key: str,
         now: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
         self._settings, self._store, self._key, self._now = settings, store, key, now
         self._transport = transport
+        self._network = network
 
     def _is_fresh(self, token: dict[str, Any] | None) -> bool:
         if not token or "access_token" not in token:
@@ -97,6 +100,8 @@ class OAuth2Auth(httpx.Auth):
 
     async def _obtain(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         s = self._settings
+        if self._network is not None:
+            await self._network.check_url(s.token_url)  # the token URL is config too: same SSRF rules
         client = AsyncOAuth2Client(
             client_id=s.client_id, client_secret=s.client_secret, scope=s.scope, transport=self._transport
         )

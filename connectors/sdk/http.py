@@ -77,7 +77,7 @@ class ConnectorHttp:
 
     async def _check_network(self, url: str) -> None:
         absolute = url if "://" in url else self._base_url + "/" + url.lstrip("/")
-        if absolute.startswith(self._base_url):
+        if absolute == self._base_url or absolute.startswith(self._base_url + "/"):
             if self._checked_base:
                 return
             self._checked_base = True

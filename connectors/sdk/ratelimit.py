@@ -45,6 +45,8 @@ class LocalTokenBucket:
         self._lock = asyncio.Lock()
 
     async def acquire(self, cost: float = 1.0) -> None:
+        if cost > self._limit.burst:
+            raise ValueError(f"a cost of {cost} exceeds the bucket's burst of {self._limit.burst}")
         async with self._lock:
             while True:
                 now = self._monotonic()

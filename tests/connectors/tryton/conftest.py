@@ -149,3 +149,15 @@ def make_template(tryton_peer: TrytonPeer, sleeps: SleepRecorder) -> Any:
         return TrytonTemplate(context)
 
     return make
+
+
+async def quantity_of(raw: RawTryton, code: str) -> float:
+    warehouse = (
+        await raw.model(
+            "stock.location", "search_read", [["code", "=", "WH"]], 0, 1, None, ["storage_location"]
+        )
+    )[0]
+    product = (await raw.model("product.product", "search", [["code", "=", code]], 0, 1, None))[0]
+    context = {**raw.context, "locations": [warehouse["storage_location"]]}
+    rows = await raw.call("model.product.product.read", [product], ["quantity"], context)
+    return float(rows[0]["quantity"])

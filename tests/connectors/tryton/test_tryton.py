@@ -21,23 +21,18 @@ from connectors.templates.tryton.cursor import ChangeCursor
 from connectors.templates.tryton.rpc import decode_object, encode_value
 from connectors.templates.tryton.template import TrytonTemplate
 from tests.connectors.serving import serve
-from tests.connectors.tryton.conftest import Catalog, RawTryton, SleepRecorder, create_product, decimal
+from tests.connectors.tryton.conftest import (
+    Catalog,
+    RawTryton,
+    SleepRecorder,
+    create_product,
+    decimal,
+    quantity_of,
+)
 
 
 async def read_all(template: TrytonTemplate, domain: Domain, cursor: str | None = None) -> list[ReadPage]:
     return [page async for page in template.read(domain, cursor)]
-
-
-async def quantity_of(raw: RawTryton, code: str) -> float:
-    warehouse = (
-        await raw.model(
-            "stock.location", "search_read", [["code", "=", "WH"]], 0, 1, None, ["storage_location"]
-        )
-    )[0]
-    product = (await raw.model("product.product", "search", [["code", "=", code]], 0, 1, None))[0]
-    context = {**raw.context, "locations": [warehouse["storage_location"]]}
-    rows = await raw.call("model.product.product.read", [product], ["quantity"], context)
-    return float(rows[0]["quantity"])
 
 
 class TestCodec:
