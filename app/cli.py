@@ -146,18 +146,28 @@ def worker(burst: bool) -> None:
         build_worker(settings, burst=burst).run()
 
 
+PEERS = {"vendure": "connectors.peers.vendure", "tryton": "connectors.peers.tryton"}
+"""Real open-source systems that run locally; ``sandbox`` installs and serves them like the sandboxes."""
+
+
 @main.command()
 @click.argument("name")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8900, show_default=True, type=int)
 def sandbox(name: str, host: str, port: int) -> None:
-    """Serve the sandbox NAME (a local stand-in for a remote system) for tests and demos."""
+    """Serve sandbox NAME (a local stand-in for a remote system) or a real peer (vendure, tryton)."""
+    import importlib
+
     import uvicorn
 
     from connectors.sandboxes import SANDBOXES, create_sandbox
 
+    if name in PEERS:
+        importlib.import_module(PEERS[name]).main(["serve", "--port", str(port)])
+        return
     if name not in SANDBOXES:
-        raise click.UsageError(f"unknown sandbox {name!r}; known: {', '.join(sorted(SANDBOXES))}")
+        known = ", ".join(sorted([*SANDBOXES, *PEERS]))
+        raise click.UsageError(f"unknown sandbox {name!r}; known: {known}")
     click.echo(f"sandbox {name} on http://{host}:{port} (faults: POST /_sandbox/faults)")
     uvicorn.run(create_sandbox(name), host=host, port=port, log_level="warning")
 
