@@ -186,7 +186,7 @@ def demo(host: str, port: int) -> None:
     with _services() as settings:
         migrations.upgrade(settings)
 
-        seeded = _with_db(settings, seed_demo)
+        seeded = _with_db(settings, lambda db: seed_demo(db, settings))
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url or "",

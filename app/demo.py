@@ -1,13 +1,23 @@
-"""Demo data: one branded partner, two retailers, a user for every role, and an API key."""
+"""Demo data: one branded partner, two retailers, a user for every role, an API key, a partner template,
+connections and the recipes they use."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connections.models import Connection, PartnerTemplate
+from app.connections.service import create_connection, tenant_folder
+from app.connections.templates import derive_template
+from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.recipes.service import save_recipe_version
+from app.settings import Settings
+from connectors.recipes import default_recipe
 from tenants.api_keys import SCOPES, create_api_key
 from tenants.audit import Actor
 from tenants.models import Partner, Tenant
@@ -40,9 +50,62 @@ class DemoSeed:
 
 
 RETAILERS = (("harbor", "Harbor Outfitters"), ("maple", "Maple Grocers"))
+DEMO_RECIPES = (
+    ("Store price files", "flatfile", "prices", "outbound"),
+    ("Store stock files", "flatfile", "inventory", "outbound"),
+    ("Orders pushed by the web shop", "webhook", "orders", "inbound"),
+)
 
 
-async def seed_demo(db: Database) -> DemoSeed:
+async def seed_integrations(
+    session: AsyncSession, settings: Settings, partner: Partner, tenant: Tenant
+) -> None:
+    """Northwind's "Store file drop" template (a flat-file folder per retailer), and for the retailer a
+    store file connection, a signed order webhook and the default recipes they use."""
+    if await session.scalar(select(PartnerTemplate).where(PartnerTemplate.partner_id == partner.id)) is None:
+        await derive_template(
+            session,
+            partner_id=partner.id,
+            key="northwind-store-files",
+            name="Northwind store file drop",
+            base_key="flatfile",
+            defaults={"transport": "folder", "grouping": "store", "path": "stores"},
+            locked=["transport"],
+        )
+    if await session.scalar(select(Connection).where(Connection.tenant_id == tenant.id)) is None:
+        box = SecretBox.from_settings(settings)
+        folder = tenant_folder(settings, tenant.id)
+        for sub in ("stores/inbound", "stores/outbound"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        for name, template_key, values in (
+            ("Store files", "northwind-store-files", {}),
+            ("Web shop order webhook", "webhook", {"secret": secrets.token_urlsafe(24)}),
+        ):
+            await create_connection(
+                session,
+                box,
+                folder=folder,
+                tenant_id=tenant.id,
+                partner_id=partner.id,
+                name=name,
+                template_key=template_key,
+                values=values,
+            )
+    for name, template_key, domain, direction in DEMO_RECIPES:
+        spec = default_recipe(template_key, domain, direction)
+        assert spec is not None, (template_key, domain, direction)
+        await save_recipe_version(
+            session,
+            tenant_id=tenant.id,
+            name=name,
+            domain=domain,
+            spec=spec,
+            template_key=template_key,
+            created_by="demo-seed",
+        )
+
+
+async def seed_demo(db: Database, settings: Settings) -> DemoSeed:
     """Create the demo rows that are missing (idempotent) and a fresh demo API key."""
     actor = Actor("system", "demo-seed")
     logins: list[DemoLogin] = []
@@ -91,5 +154,6 @@ async def seed_demo(db: Database) -> DemoSeed:
             logins.append(DemoLogin(role, email, where))
 
         harbor = tenants["harbor"]
+        await seed_integrations(session, settings, partner, harbor)
         _, secret = await create_api_key(session, tenant_id=harbor.id, name="demo key", scopes=list(SCOPES))
     return DemoSeed(PARTNER_SLUG, logins, secret, harbor.name)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.database.migrations import head_revision
 from app.embedded import EmbeddedServices
 from app.settings import Settings
 from tests.conftest import scratch_database
@@ -44,13 +45,13 @@ def cli_env(
     }
 
 
-def test_admin_commands_create_a_working_api_key(cli_env: dict[str, str]) -> None:
+def test_admin_commands_create_a_working_api_key(cli_env: dict[str, str], settings: Settings) -> None:
     not_migrated = shelfsync("admin", "create-partner", "--slug", "acme", "--name", "Acme", env=cli_env)
     assert not_migrated.returncode != 0
     assert "shelfsync db upgrade" in not_migrated.stderr
 
     assert shelfsync("db", "upgrade", env=cli_env).returncode == 0
-    assert shelfsync("db", "current", env=cli_env).stdout.strip() == "0001"
+    assert shelfsync("db", "current", env=cli_env).stdout.strip() == head_revision(settings)
     created = shelfsync(
         "admin",
         "create-partner",
@@ -194,6 +195,14 @@ def test_demo_runs_on_embedded_services(tmp_path: Path) -> None:
             tenant = http.get("/api/v1/tenant", headers={"Authorization": f"Bearer {secret.group(0)}"})
             assert tenant.status_code == 200
             assert tenant.json()["slug"] == "harbor"
+            auth = {"Authorization": f"Bearer {secret.group(0)}"}
+            connections = http.get("/api/v1/connections", headers=auth).json()["items"]
+            assert {c["name"] for c in connections} == {"Store files", "Web shop order webhook"}
+            store_files = next(c for c in connections if c["name"] == "Store files")
+            check = http.post(f"/api/v1/connections/{store_files['id']}/test", headers=auth).json()
+            assert check["ok"] is True, check
+            recipes = http.get("/api/v1/recipes", headers=auth).json()["items"]
+            assert len(recipes) == 3
             login = http.get("/login", headers={"Host": f"northwind.localhost:{port}"})
             assert "Northwind Retail Cloud" in login.text
             assert "shelfsync" not in login.text.lower()
