@@ -9,12 +9,18 @@ raises ``AuthError`` instead of retrying forever.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import authlib.deprecate  # noqa: F401 - installs an "always" filter, which must come before ours
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+with warnings.catch_warnings():
+    # authlib 1.9 announces that its httpx integration moves to the httpx2 package; it works as is.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from connectors.sdk.errors import AuthError
 from connectors.sdk.network import NetworkPolicy
