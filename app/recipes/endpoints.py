@@ -26,6 +26,7 @@ from app.recipes.service import (
     spec_from_source,
 )
 from connectors.recipes import CaseResult, MappedRecord, default_recipes, preview
+from connectors.recipes.diff import diff_specs
 from connectors.recipes.testing import Preview
 from tenants.api_keys import ApiPrincipal
 from tenants.audit import record_audit
@@ -130,6 +131,19 @@ class PreviewView(msgspec.Struct):
             [MappedView.of(r) for r in outcome.results],
             [CaseView.of(t) for t in outcome.tests],
         )
+
+
+class ChangeView(msgspec.Struct):
+    path: str
+    kind: str
+    before: Any
+    after: Any
+
+
+class RecipeDiff(msgspec.Struct):
+    base: int
+    target: int
+    changes: list[ChangeView]
 
 
 class DefaultRecipeView(msgspec.Struct):
@@ -309,6 +323,31 @@ class RecipeController(Controller):
         if found is None:
             raise Problem(404, "No such recipe version.")
         return VersionView.of(found)
+
+    @get("/{recipe_id:uuid}/diff", operation_id="DiffRecipeVersions", guards=[requires_scope("recipes:read")])
+    async def diff(
+        self,
+        session: AsyncSession,
+        principal: ApiPrincipal,
+        recipe_id: uuid.UUID,
+        base: Annotated[int, Parameter(ge=1)],
+        target: Annotated[int | None, Parameter(ge=1)] = None,
+    ) -> RecipeDiff:
+        """What changed from version ``base`` to version ``target`` (default: the latest)."""
+        recipe = await get_recipe(session, principal.tenant_id, recipe_id)
+        if recipe is None:
+            raise Problem(404, "No such recipe.")
+        target = target or recipe.latest_version
+        old, new = await get_version(session, recipe, base), await get_version(session, recipe, target)
+        missing = [name for name, found in (("base", old), ("target", new)) if found is None]
+        if old is None or new is None:
+            raise Problem(
+                404,
+                "No such recipe version.",
+                errors=[{"path": name, "reason": "not saved"} for name in missing],
+            )
+        changes = [ChangeView(c.path, c.kind, c.before, c.after) for c in diff_specs(old.spec, new.spec)]
+        return RecipeDiff(base, target, changes)
 
     @post(
         "/{recipe_id:uuid}/preview",

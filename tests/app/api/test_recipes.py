@@ -107,6 +107,19 @@ class TestSaveRecipe:
         assert detail["latest"]["spec"]["fields"]["channel"] == {"value": "web"}
         old = await client.get(f"/api/v1/recipes/{first['recipe']['id']}/versions/1", headers=bearer(key))
         assert "channel" not in old.json()["spec"]["fields"]
+        diff = await client.get(f"/api/v1/recipes/{first['recipe']['id']}/diff?base=1", headers=bearer(key))
+        assert diff.json() == {
+            "base": 1,
+            "target": 2,
+            "changes": [
+                {"path": "fields.channel", "kind": "added", "before": None, "after": {"value": "web"}},
+                {"path": "tests[0].output.channel", "kind": "added", "before": None, "after": "web"},
+            ],
+        }
+        missing = await client.get(
+            f"/api/v1/recipes/{first['recipe']['id']}/diff?base=1&target=7", headers=bearer(key)
+        )
+        assert_problem(missing, 404, "not-found")
 
     async def test_yaml_source(self, client: AsyncTestClient[Any], key: str) -> None:
         response = await client.post(
