@@ -117,3 +117,37 @@ async def create_api_key_task(
             return row.prefix, secret
     except UnknownScopeError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+async def derive_template_task(
+    db: Database,
+    partner_slug: str,
+    *,
+    key: str,
+    name: str,
+    base_key: str,
+    defaults: dict[str, object],
+    locked: list[str],
+) -> uuid.UUID:
+    from app.connections.templates import derive_template
+    from connectors.sdk.errors import ConfigError
+
+    try:
+        async with db.transaction(DbScope.system()) as session:
+            partner = await _partner(session, partner_slug)
+            row = await derive_template(
+                session,
+                Actor.cli(),
+                partner_id=partner.id,
+                key=key,
+                name=name,
+                base_key=base_key,
+                defaults=defaults,
+                locked=locked,
+            )
+            return row.id
+    except ConfigError as exc:
+        listed = "; ".join(f"{path}: {reason}" for path, reason in exc.problems) or exc.message
+        raise click.ClickException(f"invalid template: {listed}") from None
+    except IntegrityError:
+        raise click.ClickException(f"partner {partner_slug!r} already has a template {key!r}") from None

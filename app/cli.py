@@ -245,6 +245,59 @@ def create_partner_command(slug: str, name: str, **branding: str | None) -> None
         click.echo(f"partner {slug} created: {partner_id}")
 
 
+def _default_value(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, object]:
+    """``name=value`` pairs; a value that reads as JSON (22, true, {"a": 1}) is taken as JSON."""
+    import json
+
+    parsed: dict[str, object] = {}
+    for pair in values:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not name=value")
+        try:
+            parsed[name] = json.loads(raw)
+        except ValueError:
+            parsed[name] = raw
+    return parsed
+
+
+@admin.command("derive-template")
+@click.option("--partner", "partner_slug", required=True)
+@click.option("--key", required=True, help="The derived template's key, as retailers pick it")
+@click.option("--name", required=True)
+@click.option("--base", "base_key", required=True, help="A built-in template: vendure, tryton, flatfile, …")
+@click.option("--default", "defaults", multiple=True, callback=_default_value, help="name=value (repeatable)")
+@click.option("--lock", "locked", multiple=True, help="A field retailers cannot change (repeatable)")
+def derive_template_command(
+    partner_slug: str,
+    key: str,
+    name: str,
+    base_key: str,
+    defaults: dict[str, object],
+    locked: tuple[str, ...],
+) -> None:
+    """Publish a partner's template over a built-in one, with defaults and locked fields."""
+    from app.admin_tasks import derive_template_task
+
+    with _services() as settings:
+        _require_migrated(settings)
+        template_id = _with_db(
+            settings,
+            lambda db: derive_template_task(
+                db,
+                partner_slug,
+                key=key,
+                name=name,
+                base_key=base_key,
+                defaults=defaults,
+                locked=list(locked),
+            ),
+        )
+        click.echo(f"template {key} published for {partner_slug}: {template_id}")
+
+
 @admin.command("create-tenant")
 @click.option("--partner", "partner_slug", required=True)
 @click.option("--slug", required=True)

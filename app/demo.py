@@ -65,6 +65,7 @@ async def seed_integrations(
     if await session.scalar(select(PartnerTemplate).where(PartnerTemplate.partner_id == partner.id)) is None:
         await derive_template(
             session,
+            Actor("system", "demo-seed"),
             partner_id=partner.id,
             key="northwind-store-files",
             name="Northwind store file drop",

@@ -67,6 +67,22 @@ def test_admin_commands_create_a_working_api_key(cli_env: dict[str, str], settin
     duplicate = shelfsync("admin", "create-partner", "--slug", "acme", "--name", "Acme", env=cli_env)
     assert duplicate.returncode != 0
     assert "already taken" in duplicate.stderr
+    derive = ("admin", "derive-template", "--partner", "acme", "--key", "acme-erp", "--name", "Acme ERP")
+    derived = shelfsync(
+        *derive,
+        "--base",
+        "tryton",
+        "--default",
+        "base_url=https://erp.acme.example",
+        "--lock",
+        "base_url",
+        env=cli_env,
+    )
+    assert derived.returncode == 0, derived.stderr
+    assert "template acme-erp published for acme" in derived.stdout
+    refused = shelfsync(*derive, "--base", "tryton", "--lock", "password", env=cli_env)
+    assert refused.returncode != 0
+    assert "locked.password: secrets are set per connection" in refused.stderr
     assert (
         shelfsync(
             "admin",

@@ -15,6 +15,7 @@ from connectors.sdk.config import check_schema
 from connectors.sdk.derived import Derivation, check_derivation, derived_schema
 from connectors.sdk.errors import ConfigError
 from connectors.sdk.template import ConnectorTemplate
+from tenants.audit import Actor, record_audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ async def available_templates(session: AsyncSession, partner_id: uuid.UUID) -> l
 
 async def derive_template(
     session: AsyncSession,
+    actor: Actor,
     *,
     partner_id: uuid.UUID,
     key: str,
@@ -103,4 +105,13 @@ async def derive_template(
     )
     session.add(row)
     await session.flush()
+    await record_audit(
+        session,
+        actor,
+        action="partner_template.created",
+        target_type="partner_template",
+        target_id=row.id,
+        partner_id=partner_id,
+        changes={"after": {"key": key, "base_key": base_key, "defaults": defaults, "locked": sorted(locked)}},
+    )
     return row

@@ -20,7 +20,7 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.factory import create_app
 from app.settings import Settings
-from tenants.audit import AuditEntry
+from tenants.audit import Actor, AuditEntry
 from tests import factories
 from tests.app.api.calls import assert_problem, bearer
 from tests.connectors.flatfile.sftp_server import SftpServer, sftp_server_in_thread
@@ -219,6 +219,7 @@ class TestPartnerTemplate:
         async with db.transaction(DbScope.system()) as session:
             await derive_template(
                 session,
+                Actor("system", "test"),
                 partner_id=world.partner_a.id,
                 key="alpha-pos-drop",
                 name="Alpha POS file drop",
