@@ -10,12 +10,12 @@ import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
 from app.http.actor import request_actor
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Page, check_limit
+from app.http.pagination import DEFAULT_LIMIT, Page, newest_first
 from app.http.problems import Problem
 from app.http.state import services_of
 from tenants.api_keys import SCOPES, ApiKey, ApiPrincipal, create_api_key, revoke_api_key
@@ -73,20 +73,10 @@ class ApiKeyController(Controller):
         cursor: str | None = None,
     ) -> Page[ApiKeyView]:
         """The tenant's API keys, newest first (prefix, name, scopes, created, last used)."""
-        query = (
-            select(ApiKey)
-            .where(ApiKey.tenant_id == principal.tenant_id)
-            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-            .limit(check_limit(limit) + 1)
+        query = select(ApiKey).where(ApiKey.tenant_id == principal.tenant_id)
+        return await newest_first(
+            session, query, (ApiKey.created_at, ApiKey.id), limit, cursor, ApiKeyView.of
         )
-        if cursor:
-            position = Cursor.decode(cursor)
-            query = query.where(tuple_(ApiKey.created_at, ApiKey.id) < (position.at, position.id))
-        rows = list((await session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].created_at, rows[-1].id).encode() if more else None
-        return Page([ApiKeyView.of(row) for row in rows], next_cursor)
 
     @post("/", operation_id="CreateApiKey", guards=[requires_scope("api_keys:write")])
     async def create_key(

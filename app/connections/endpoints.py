@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import Provide
 from litestar.params import Parameter
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ from app.crypto import SecretBox
 from app.database.scope import DbScope
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Page, check_limit
+from app.http.pagination import DEFAULT_LIMIT, Page, newest_first
 from app.http.problems import Problem
 from app.http.state import services_of
 from connectors.registry import UnknownTemplateError
@@ -121,20 +121,10 @@ class ConnectionController(Controller):
         cursor: str | None = None,
     ) -> Page[ConnectionView]:
         """The tenant's connections, newest first."""
-        query = (
-            select(Connection)
-            .where(Connection.tenant_id == principal.tenant_id)
-            .order_by(Connection.created_at.desc(), Connection.id.desc())
-            .limit(check_limit(limit) + 1)
+        query = select(Connection).where(Connection.tenant_id == principal.tenant_id)
+        return await newest_first(
+            session, query, (Connection.created_at, Connection.id), limit, cursor, ConnectionView.of
         )
-        if cursor:
-            position = Cursor.decode(cursor)
-            query = query.where(tuple_(Connection.created_at, Connection.id) < (position.at, position.id))
-        rows = list((await session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].created_at, rows[-1].id).encode() if more else None
-        return Page([ConnectionView.of(row) for row in rows], next_cursor)
 
     @post("/", operation_id="CreateConnection", guards=[requires_scope("connections:write")])
     async def create(

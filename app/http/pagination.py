@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.http.problems import Problem
 
@@ -60,3 +64,25 @@ def check_limit(limit: int) -> int:
             errors=[{"path": "limit", "reason": f"must be between 1 and {MAX_LIMIT}"}],
         )
     return limit
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[Any],
+    order: tuple[InstrumentedAttribute[datetime], InstrumentedAttribute[uuid.UUID]],
+    limit: int,
+    cursor: str | None,
+    view: Callable[[Any], T],
+) -> Page[T]:
+    """One page of ``query`` newest first by ``order`` (a timestamp column and the id column)."""
+    at, ident = order
+    ordered = query.order_by(at.desc(), ident.desc()).limit(check_limit(limit) + 1)
+    if cursor:
+        position = Cursor.decode(cursor)
+        ordered = ordered.where(tuple_(at, ident) < (position.at, position.id))
+    rows = list((await session.scalars(ordered)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    next_cursor = Cursor(getattr(last, at.key), getattr(last, ident.key)).encode() if more and last else None
+    return Page([view(row) for row in rows], next_cursor)

@@ -10,12 +10,12 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
 from app.http.actor import request_actor
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Page, check_limit
+from app.http.pagination import DEFAULT_LIMIT, Page, newest_first
 from app.http.problems import Problem
 from app.recipes.models import Recipe, RecipeVersion
 from app.recipes.service import (
@@ -206,20 +206,10 @@ class RecipeController(Controller):
         cursor: str | None = None,
     ) -> Page[RecipeView]:
         """The tenant's recipes, newest first."""
-        query = (
-            select(Recipe)
-            .where(Recipe.tenant_id == principal.tenant_id)
-            .order_by(Recipe.created_at.desc(), Recipe.id.desc())
-            .limit(check_limit(limit) + 1)
+        query = select(Recipe).where(Recipe.tenant_id == principal.tenant_id)
+        return await newest_first(
+            session, query, (Recipe.created_at, Recipe.id), limit, cursor, RecipeView.of
         )
-        if cursor:
-            position = Cursor.decode(cursor)
-            query = query.where(tuple_(Recipe.created_at, Recipe.id) < (position.at, position.id))
-        rows = list((await session.scalars(query)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].created_at, rows[-1].id).encode() if more else None
-        return Page([RecipeView.of(row) for row in rows], next_cursor)
 
     @post("/", operation_id="SaveRecipe", guards=[requires_scope("recipes:write")])
     async def save(
