@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.sdk.domains import Domain, Kind
-from connectors.sdk.results import ConnectionCheck, ReadPage, WriteResult
-from connectors.sdk.template import ConnectorTemplate
+from connectors.sdk.results import ReadPage, WriteResult
 from connectors.templates.edi.x12_reader import DEFAULT_SKU_QUALIFIERS, purchase_orders
 from connectors.templates.edi.x12_writer import (
     Envelope,
@@ -38,7 +37,7 @@ from connectors.templates.flatfile.destinations import (
     DESTINATION_PROPERTIES,
     SFTP_REQUIRES,
     Destination,
-    open_destination,
+    FileStoreTemplate,
 )
 from connectors.templates.flatfile.naming import encode_cursor, file_key, file_name, files_after
 
@@ -52,7 +51,7 @@ StoreLine = tuple[int, str, StockLine | PriceLine, str]
 """(payload index, store, line, currency) for a payload that passed its checks."""
 
 
-class EdiX12Template(ConnectorTemplate):
+class EdiX12Template(FileStoreTemplate):
     key = "edi-x12"
     name = "EDI X12 (846, 832, 850)"
     kind = Kind.EDI
@@ -103,22 +102,6 @@ class EdiX12Template(ConnectorTemplate):
         },
         "allOf": [SFTP_REQUIRES],
     }
-
-    _destination: Destination | None = None
-
-    async def _open(self) -> Destination:
-        if self._destination is None:
-            self._destination = await open_destination(self.settings, self.context)
-        return self._destination
-
-    async def aclose(self) -> None:
-        if self._destination is not None:
-            await self._destination.aclose()
-            self._destination = None
-
-    async def test_connection(self) -> ConnectionCheck:
-        destination = await self._open()
-        return ConnectionCheck(ok=True, detail=await destination.check(inbound=True, outbound=True))
 
     @property
     def separators(self) -> Separators:

@@ -18,6 +18,8 @@ import asyncssh
 
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import AuthError, ConfigError, PermanentError, TransientError
+from connectors.sdk.results import ConnectionCheck
+from connectors.sdk.template import ConnectorTemplate
 
 BAD_LOGIN = "SFTP server rejected the username or password"
 
@@ -312,3 +314,24 @@ async def open_destination(settings: Mapping[str, Any], context: ConnectorContex
         timeout=float(settings["timeout_seconds"]),
     )
     return SftpDestination(sftp, str(settings["path"]), outbound, inbound)
+
+
+class FileStoreTemplate(ConnectorTemplate):
+    """Base of templates that exchange files through a ``Destination`` (folder or SFTP): opens it once,
+    closes it with the template, and checks both folders as the connection test."""
+
+    _destination: Destination | None = None
+
+    async def _open(self) -> Destination:
+        if self._destination is None:
+            self._destination = await open_destination(self.settings, self.context)
+        return self._destination
+
+    async def aclose(self) -> None:
+        if self._destination is not None:
+            await self._destination.aclose()
+            self._destination = None
+
+    async def test_connection(self) -> ConnectionCheck:
+        destination = await self._open()
+        return ConnectionCheck(ok=True, detail=await destination.check(inbound=True, outbound=True))

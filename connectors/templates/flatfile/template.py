@@ -26,19 +26,17 @@ from typing import Any, ClassVar
 
 from connectors.sdk.domains import Domain, Kind
 from connectors.sdk.errors import TransientError
-from connectors.sdk.results import ConnectionCheck, ReadPage, WriteResult
-from connectors.sdk.template import ConnectorTemplate
+from connectors.sdk.results import ReadPage, WriteResult
 from connectors.templates.flatfile.csv_format import CSV_PROPERTIES, CsvLayout, RowError
 from connectors.templates.flatfile.destinations import (
     DESTINATION_PROPERTIES,
     SFTP_REQUIRES,
-    Destination,
-    open_destination,
+    FileStoreTemplate,
 )
 from connectors.templates.flatfile.naming import encode_cursor, file_key, file_name, files_after
 
 
-class FlatFileTemplate(ConnectorTemplate):
+class FlatFileTemplate(FileStoreTemplate):
     key = "flatfile"
     name = "Flat files (CSV, folder or SFTP)"
     kind = Kind.FILE
@@ -65,22 +63,6 @@ class FlatFileTemplate(ConnectorTemplate):
         },
         "allOf": [SFTP_REQUIRES],
     }
-
-    _destination: Destination | None = None
-
-    async def _open(self) -> Destination:
-        if self._destination is None:
-            self._destination = await open_destination(self.settings, self.context)
-        return self._destination
-
-    async def aclose(self) -> None:
-        if self._destination is not None:
-            await self._destination.aclose()
-            self._destination = None
-
-    async def test_connection(self) -> ConnectionCheck:
-        destination = await self._open()
-        return ConnectionCheck(ok=True, detail=await destination.check(inbound=True, outbound=True))
 
     def _prefix(self, domain: Domain) -> str:
         return str(self.settings["price_file_prefix" if domain is Domain.PRICES else "stock_file_prefix"])

@@ -6,18 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from connectors.canonical import Order, Price, StockBalance, parse_record
 from connectors.recipes.compiler import compile_recipe
-from connectors.recipes.defaults import default_recipe, default_recipes
+from connectors.recipes.defaults import default_recipe
 from connectors.recipes.inputs import record_input
-from connectors.recipes.testing import run_tests
 from connectors.sdk.domains import Domain
 from connectors.templates.shopify.template import ShopifyTemplate
 from tests.connectors.shopify.conftest import Sandbox, catalogue, make_template
-
-SHIPPED = [r for r in default_recipes() if r.template_key == "shopify"]
 
 
 def recipe(domain: Domain, direction: str) -> Any:
@@ -28,21 +23,6 @@ def recipe(domain: Domain, direction: str) -> Any:
 
 async def read_records(template: ShopifyTemplate, domain: Domain) -> list[dict[str, Any]]:
     return [record async for page in template.read(domain) for record in page.records]
-
-
-class TestShippedRecipes:
-    def test_one_per_domain_and_direction(self) -> None:
-        shipped = {(r.domain, r.direction) for r in SHIPPED}
-        reads = {(d.value, "inbound") for d in ShopifyTemplate.reads}
-        writes = {(d.value, "outbound") for d in ShopifyTemplate.writes}
-        assert shipped == reads | writes
-
-    @pytest.mark.parametrize("name", sorted(f"{r.domain}.{r.direction}" for r in SHIPPED))
-    def test_own_cases_pass(self, name: str) -> None:
-        shipped = next(r for r in SHIPPED if f"{r.domain}.{r.direction}" == name)
-        results = run_tests(shipped.spec)
-        assert results
-        assert all(r.passed for r in results), "\n".join(str(r) for r in results)
 
 
 class TestInboundOnRealReads:
