@@ -11,17 +11,10 @@ import pytest
 from connectors.sandboxes.rest import create_app
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.network import NetworkPolicy
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
 
 EXAMPLE_MANIFEST = Path(__file__).parents[3] / "connectors/templates/rest/manifests/example_erp.yaml"
-
-
-class RecordingSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

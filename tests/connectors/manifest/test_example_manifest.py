@@ -14,7 +14,8 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.domains import Domain, Kind
 from connectors.sdk.errors import TransientError
 from connectors.sdk.template import ConnectorTemplate, check_connection
-from tests.connectors.manifest.conftest import EXAMPLE_MANIFEST, RecordingSleep
+from tests.connectors.manifest.conftest import EXAMPLE_MANIFEST
+from tests.connectors.recording import RecordingSleep
 
 
 @pytest.fixture

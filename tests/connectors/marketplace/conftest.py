@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,24 +15,10 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.network import NetworkPolicy
 from connectors.sdk.tokens import LocalTokenStore
 from connectors.templates.marketplace.template import MarketplaceTemplate
+from tests.connectors.recording import RecordingClock
 from tests.connectors.serving import serve
 
 MARKETPLACE_ID = "A1PA6795UKMFR9"
-
-
-@dataclass
-class RecordingClock:
-    """Sleeps return at once but are recorded, and move the sandbox's rate-limit clock forward."""
-
-    sleeps: list[float] = field(default_factory=list)
-    offset: float = 0.0
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.offset += seconds
 
 
 @dataclass

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,24 +14,10 @@ from connectors.sandboxes.pos import create_app
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.network import NetworkPolicy
 from connectors.templates.pos.template import PosTemplate
+from tests.connectors.recording import RecordingClock
 from tests.connectors.serving import serve
 
 TOKEN = "sandbox-square-token"
-
-
-@dataclass
-class RecordingClock:
-    """Sleeps return at once but are recorded, and move the sandbox's rate-limit clock forward."""
-
-    sleeps: list[float] = field(default_factory=list)
-    offset: float = 0.0
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.offset += seconds
 
 
 @dataclass

@@ -17,6 +17,7 @@ from connectors.sdk.errors import ConfigError, PermanentError, TransientError
 from connectors.sdk.network import NetworkPolicy
 from connectors.sdk.template import check_connection
 from connectors.templates.rest.template import CONFIG_SCHEMA, RestTemplate
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
 
 READS = {
@@ -33,14 +34,6 @@ WRITES = {
     "prices": {"path": "/prices/{sku}", "method": "PUT"},
     "inventory": {"path": "/stock/batch", "mode": "batch", "batch_field": "items", "id_field": "id"},
 }
-
-
-class RecordingSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

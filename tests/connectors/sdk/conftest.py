@@ -7,17 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from connectors.sandboxes import oauth, rest
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
-
-
-class RecordingSleep:
-    """Records each requested delay and returns at once, so retry tests are fast and checkable."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

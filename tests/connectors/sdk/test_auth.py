@@ -17,7 +17,7 @@ from connectors.sdk.errors import AuthError
 from connectors.sdk.http import ConnectorHttp
 from connectors.sdk.network import NetworkPolicy
 from connectors.sdk.tokens import LocalTokenStore
-from tests.connectors.sdk.conftest import RecordingSleep
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
 
 CLIENT_ID, CLIENT_SECRET = "shelfsync", "sandbox-client-secret"

@@ -23,7 +23,7 @@ from connectors.sdk.errors import (
 )
 from connectors.sdk.http import ConnectorHttp
 from connectors.sdk.network import NetworkPolicy
-from tests.connectors.sdk.conftest import RecordingSleep
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
 
 FIXED_NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -18,6 +18,7 @@ from connectors.peers.tryton import TrytonPeer, running_tryton
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.network import NetworkPolicy
 from connectors.templates.tryton.template import TrytonTemplate
+from tests.connectors.recording import RecordingSleep
 
 
 def decimal(text: str) -> dict[str, str]:
@@ -54,16 +55,6 @@ class RawTryton:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-@dataclass
-class SleepRecorder:
-    """A ``sleep`` that returns at once and remembers how long it was asked to wait."""
-
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @dataclass
@@ -125,12 +116,12 @@ async def catalog(raw: RawTryton) -> Catalog:
 
 
 @pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
 
 
 @pytest.fixture
-def make_template(tryton_peer: TrytonPeer, sleeps: SleepRecorder) -> Any:
+def make_template(tryton_peer: TrytonPeer, sleeps: RecordingSleep) -> Any:
     def make(
         *, base_url: str | None = None, password: str | None = None, max_attempts: int = 3, **config: Any
     ) -> TrytonTemplate:

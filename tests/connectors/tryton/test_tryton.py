@@ -20,15 +20,9 @@ from connectors.sdk.template import check_connection
 from connectors.templates.tryton.cursor import ChangeCursor
 from connectors.templates.tryton.rpc import decode_object, encode_value
 from connectors.templates.tryton.template import TrytonTemplate
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
-from tests.connectors.tryton.conftest import (
-    Catalog,
-    RawTryton,
-    SleepRecorder,
-    create_product,
-    decimal,
-    quantity_of,
-)
+from tests.connectors.tryton.conftest import Catalog, RawTryton, create_product, decimal, quantity_of
 
 
 async def read_all(template: TrytonTemplate, domain: Domain, cursor: str | None = None) -> list[ReadPage]:
@@ -267,7 +261,7 @@ async def statuses(client: httpx.AsyncClient) -> list[int | None]:
 
 class TestFaults:
     async def test_429_retry_after_honoured(
-        self, make_template: Any, tryton_peer: TrytonPeer, sleeps: SleepRecorder, catalog: Catalog
+        self, make_template: Any, tryton_peer: TrytonPeer, sleeps: RecordingSleep, catalog: Catalog
     ) -> None:
         async with (
             faulty_tryton(tryton_peer) as proxy,
@@ -284,7 +278,7 @@ class TestFaults:
             assert (await statuses(control))[before : before + 3] == [429, 429, None]
 
     async def test_5xx_burst_retried(
-        self, make_template: Any, tryton_peer: TrytonPeer, sleeps: SleepRecorder
+        self, make_template: Any, tryton_peer: TrytonPeer, sleeps: RecordingSleep
     ) -> None:
         async with (
             faulty_tryton(tryton_peer) as proxy,

@@ -16,6 +16,7 @@ from connectors.peers.vendure import VendurePeer, running_vendure
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.network import NetworkPolicy
 from connectors.templates.vendure.template import VendureTemplate
+from tests.connectors.recording import RecordingSleep
 
 SKUS = [f"VND-{n:03d}" for n in range(1, 13)]
 """Twelve variants created in one call: they share one ``updatedAt``, which the reads must cope with."""
@@ -184,16 +185,6 @@ async def vendure() -> AsyncIterator[SeededVendure]:
             await seeded.admin.aclose()
 
 
-@dataclass
-class SleepRecorder:
-    """A ``sleep`` that returns at once and remembers how long it was asked to wait."""
-
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
 TemplateFactory = Callable[..., VendureTemplate]
 
 
@@ -202,7 +193,7 @@ async def make_template(vendure: SeededVendure) -> AsyncIterator[TemplateFactory
     """Templates on the session's Vendure (or ``base_url``), closed after the test."""
     made: list[VendureTemplate] = []
 
-    def make(*, sleep: SleepRecorder | None = None, max_attempts: int = 3, **config: Any) -> VendureTemplate:
+    def make(*, sleep: RecordingSleep | None = None, max_attempts: int = 3, **config: Any) -> VendureTemplate:
         settings = {"base_url": vendure.peer.base_url, "username": vendure.peer.username, **config}
         secrets = {"password": settings.pop("password", vendure.peer.password)}
         context = ConnectorContext(

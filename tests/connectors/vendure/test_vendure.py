@@ -15,8 +15,9 @@ from connectors.sdk.errors import TransientError
 from connectors.sdk.results import ReadPage
 from connectors.sdk.template import check_connection
 from connectors.templates.vendure.template import VendureTemplate
+from tests.connectors.recording import RecordingSleep
 from tests.connectors.serving import serve
-from tests.connectors.vendure.conftest import CURRENCY, SKUS, SeededVendure, SleepRecorder, TemplateFactory
+from tests.connectors.vendure.conftest import CURRENCY, SKUS, SeededVendure, TemplateFactory
 
 
 async def read_all(template: VendureTemplate, domain: Domain, cursor: str | None = None) -> list[ReadPage]:
@@ -233,7 +234,7 @@ async def statuses(proxy: str) -> list[int | None]:
 
 class TestFaults:
     async def test_429_retry_after_is_honoured(self, proxy: str, make_template: TemplateFactory) -> None:
-        sleep = SleepRecorder()
+        sleep = RecordingSleep()
         template = make_template(base_url=proxy, sleep=sleep)
         await fault(proxy, status=429, count=1, retry_after=2)
         pages = await read_all(template, Domain.ITEMS)
@@ -244,7 +245,7 @@ class TestFaults:
     async def test_5xx_burst_is_retried(
         self, vendure: SeededVendure, proxy: str, make_template: TemplateFactory
     ) -> None:
-        sleep = SleepRecorder()
+        sleep = RecordingSleep()
         template = make_template(base_url=proxy, sleep=sleep, max_attempts=4)
         await fault(proxy, status=503, count=3)
         results = await template.write(Domain.INVENTORY, [{"sku": SKUS[11], "stockOnHand": 13}])
@@ -254,7 +255,7 @@ class TestFaults:
         assert (await vendure.admin.variant(SKUS[11]))["stockOnHand"] == 13
 
     async def test_persistent_5xx_raises_transient(self, proxy: str, make_template: TemplateFactory) -> None:
-        template = make_template(base_url=proxy, sleep=SleepRecorder(), max_attempts=3)
+        template = make_template(base_url=proxy, sleep=RecordingSleep(), max_attempts=3)
         await fault(proxy, status=503, count=10)
         with pytest.raises(TransientError):
             await read_all(template, Domain.ITEMS)
