@@ -10,7 +10,7 @@ from connectors.canonical.money import Money
 from connectors.canonical.record import Record, Sku
 from connectors.canonical.validation import invalid
 
-Gtin = Annotated[str, msgspec.Meta(pattern=r"^(\d{8}|\d{12}|\d{13}|\d{14})$")]
+Gtin = Annotated[str, msgspec.Meta(pattern=r"^([0-9]{8}|[0-9]{12}|[0-9]{13}|[0-9]{14})\Z")]
 
 
 def is_valid_gtin(gtin: str) -> bool:

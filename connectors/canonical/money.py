@@ -33,6 +33,10 @@ def check_non_negative(amount: Decimal, name: str = "amount") -> None:
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
     """The amount in the currency's minor unit (cents for EUR, yen for JPY); must divide exactly."""
+    if not amount.is_finite():
+        raise ValueError(f"{amount} is not a finite amount")
+    if currency not in MINOR_UNITS:
+        raise ValueError(f"unknown currency {currency!r} (not an ISO 4217 code)")
     scaled = amount.scaleb(MINOR_UNITS[currency])
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} {currency} has more decimals than {currency} allows")
@@ -41,6 +45,8 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
 
 def from_minor_units(minor: int, currency: str) -> Decimal:
     """The Decimal amount of ``minor`` units of ``currency`` (1999, EUR → 19.99)."""
+    if currency not in MINOR_UNITS:
+        raise ValueError(f"unknown currency {currency!r} (not an ISO 4217 code)")
     return Decimal(minor).scaleb(-MINOR_UNITS[currency])
 
 

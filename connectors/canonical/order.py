@@ -49,7 +49,7 @@ class Address(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lines: list[str] = msgspec.field(default_factory=list)
     city: str | None = None
     postal_code: str | None = None
-    country: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")] | None = None
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}\Z")] | None = None
 
 
 class Fulfilment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from connectors.canonical.money import Currency, check_amount, check_currency
+from connectors.canonical.money import Currency, check_amount, check_currency, check_non_negative
 from connectors.canonical.record import Code, Record, Sku
 from connectors.canonical.validation import invalid
 
@@ -32,6 +32,6 @@ class Price(Record, kw_only=True):
         if self.amount < 0:
             raise invalid("amount", "must not be negative")
         if self.compare_at is not None:
-            check_amount(self.compare_at, "compare_at")
+            check_non_negative(self.compare_at, "compare_at")
         if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             raise invalid("effective_to", "must be after effective_from")

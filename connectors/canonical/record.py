@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^\S(.*\S)?\Z")]
 """A stock-keeping unit: 1–128 characters, no leading or trailing blanks."""
 
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]

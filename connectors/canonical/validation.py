@@ -29,6 +29,9 @@ _FIELD_REASON = re.compile(
 )
 
 
+_NAMED_FIELD = re.compile(r"^Object (?P<what>missing required|contains unknown) field `(?P<field>[^`]+)`$")
+
+
 def invalid(field: str, reason: str) -> ValueError:
     """The error a record's ``__post_init__`` raises; msgspec adds where the record sits."""
     return ValueError(f"{field}: {reason}")
@@ -40,6 +43,12 @@ def error_from_msgspec(error: msgspec.ValidationError, prefix: str = "") -> Cano
     assert match is not None  # the pattern matches any string
     path = (match.group("path") or "").lstrip(".")
     reason = match.group("reason")
+    named = _NAMED_FIELD.match(reason)
+    if named is not None:  # msgspec names a missing or unknown field in the reason; put it in the path
+        path = _join(path, named.group("field"))
+        reason = (
+            "is required" if named.group("what") == "missing required" else "is not a field of this record"
+        )
     field = _FIELD_REASON.match(reason)
     if field is not None:
         path = _join(path, field.group("field"))

@@ -38,7 +38,6 @@ from connectors.recipes.units import convert, factor
 
 _CACHE_SIZE = 512
 _MISSING = object()
-_MISSING_FIELD = re.compile(r"^Object missing required field `([^`]+)`$")
 
 
 def _fail(path: str, error: Exception) -> RecipeError:
@@ -166,9 +165,7 @@ class CompiledRecipe:
             return parse(self._canonical, output)
         except CanonicalError as error:
             path, reason = error.path, error.reason
-            missing = _MISSING_FIELD.match(reason)
-            if missing is not None:  # name the missing field in the path, as for any other field
-                path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+            if reason == "is required":
                 reason = "required by the canonical type, but the recipe gave no value"
             raise RecipeError(f"output.{path}" if path else "output", reason) from None
 
