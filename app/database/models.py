@@ -2,8 +2,13 @@
 
 from app.connections import models as _connection_models  # noqa: F401
 from app.database.base import Base
+from app.delivery import models as _delivery_models  # noqa: F401
+from app.flows import models as _flow_models  # noqa: F401
+from app.ingress import models as _ingress_models  # noqa: F401
+from app.inventory import models as _inventory_models  # noqa: F401
 from app.mail import models as _mail_models  # noqa: F401
 from app.outbox import models as _outbox_models  # noqa: F401
+from app.prices import models as _price_models  # noqa: F401
 from app.recipes import models as _recipe_models  # noqa: F401
 from tenants import api_keys as _api_keys  # noqa: F401
 from tenants import audit as _audit  # noqa: F401

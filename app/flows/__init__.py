@@ -1,0 +1,1 @@
+"""Flows (domain + source + destinations + recipes + trigger) and the runs that record their work."""

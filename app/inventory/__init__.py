@@ -1,0 +1,1 @@
+"""Canonical stock: balances per SKU × location, the movements that changed them, reservations."""

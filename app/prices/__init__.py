@@ -1,0 +1,1 @@
+"""Canonical prices: price lists scoped by channel and region, effective-dated, guarded."""
