@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +44,16 @@ def _with_redis_db(url: str, db: int) -> str:
     return re.sub(r"(/\d+)?$", f"/{db}", url, count=1)
 
 
+async def _drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(async_url(admin_url).replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 async def _recreate_database(admin_url: str, name: str) -> None:
     import asyncpg
 
@@ -72,15 +82,38 @@ def scratch_database(base: Settings, name: str) -> Settings:
     return replace(base, database_url=_with_database(base.database_url, name))
 
 
+@pytest.fixture
+def scratch_db(services: tuple[Settings, EmbeddedServices]) -> Iterator[Callable[[str], Settings]]:
+    """Make empty databases on the test server (``scratch("cli")``); they are dropped after the test."""
+    base, _ = services
+    made: list[str] = []
+
+    def make(label: str) -> Settings:
+        name = f"shelfsync_test_{label}_{os.getpid()}"
+        made.append(name)
+        return scratch_database(base, name)
+
+    yield make
+    assert base.database_url
+    for name in made:
+        asyncio.run(_drop_database(base.database_url, name))
+
+
 @pytest.fixture(scope="session")
-def settings(services: tuple[Settings, EmbeddedServices]) -> Settings:
+def settings(services: tuple[Settings, EmbeddedServices]) -> Iterator[Settings]:
+    """A database of this test process's own (two runs on one machine never meet), and a Redis
+    database chosen by process id, so concurrent runs rarely share one."""
     base, _ = services
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    migrated = scratch_database(base, f"shelfsync_test_{worker}")
+    name = f"shelfsync_test_{worker}_{os.getpid()}"
+    migrated = scratch_database(base, name)
     assert migrated.redis_url
-    migrated = replace(migrated, redis_url=_with_redis_db(migrated.redis_url, TEST_REDIS_DB))
+    redis_db = TEST_REDIS_DB - os.getpid() % 8
+    migrated = replace(migrated, redis_url=_with_redis_db(migrated.redis_url, redis_db))
     upgrade(migrated)
-    return migrated
+    yield migrated
+    assert base.database_url
+    asyncio.run(_drop_database(base.database_url, name))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,7 @@ import httpx
 import pytest
 
 from app.database.migrations import head_revision
-from app.embedded import EmbeddedServices
 from app.settings import Settings
-from tests.conftest import scratch_database
 from tests.redis_process import free_port
 
 
@@ -33,10 +32,8 @@ def shelfsync(*args: str, env: dict[str, str], stdin: str | None = None) -> subp
 
 
 @pytest.fixture
-def cli_env(
-    services: tuple[Settings, EmbeddedServices], settings: Settings, tmp_path: Path
-) -> dict[str, str]:
-    scratch = scratch_database(services[0], "shelfsync_test_cli")
+def cli_env(scratch_db: Callable[[str], Settings], settings: Settings, tmp_path: Path) -> dict[str, str]:
+    scratch = scratch_db("cli")
     return {
         **os.environ,
         "DATA_DIR": str(tmp_path),

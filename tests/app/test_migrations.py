@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -12,9 +13,7 @@ from sqlalchemy import text
 from app.database import migrations
 from app.database.engine import owner_engine
 from app.database.models import metadata
-from app.embedded import EmbeddedServices
 from app.settings import Settings
-from tests.conftest import scratch_database
 
 
 async def _diff(settings: Settings) -> list[Any]:
@@ -42,14 +41,14 @@ async def _tables(settings: Settings) -> set[str]:
         await engine.dispose()
 
 
-def test_autogenerate_finds_no_difference(services: tuple[Settings, EmbeddedServices]) -> None:
-    scratch = scratch_database(services[0], "shelfsync_test_autogen")
+def test_autogenerate_finds_no_difference(scratch_db: Callable[[str], Settings]) -> None:
+    scratch = scratch_db("autogen")
     migrations.upgrade(scratch)
     assert asyncio.run(_diff(scratch)) == []
 
 
-def test_upgrade_downgrade_upgrade(services: tuple[Settings, EmbeddedServices]) -> None:
-    scratch = scratch_database(services[0], "shelfsync_test_roundtrip")
+def test_upgrade_downgrade_upgrade(scratch_db: Callable[[str], Settings]) -> None:
+    scratch = scratch_db("roundtrip")
     migrations.upgrade(scratch)
     head = migrations.head_revision(scratch)
     assert migrations.current_revision(scratch) == head
