@@ -23,11 +23,13 @@ from app.api.tenant import TenantController
 from app.clock import Clock, SystemClock
 from app.connections.endpoints import ConnectionController, ConnectorTemplateController
 from app.database.engine import Database, app_engine
+from app.flows.endpoints import FlowController, RunController
 from app.health import healthz, readyz
 from app.http.correlation import CorrelationIdMiddleware
 from app.http.problems import problem_response
 from app.http.sessions import LazySessionConfig
 from app.http.state import Services
+from app.ingress.endpoints import EventController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.context import LoginRequired
@@ -96,6 +98,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             ConnectionController,
             ConnectorTemplateController,
             RecipeController,
+            FlowController,
+            RunController,
+            EventController,
         ],
         security=[{"apiKey": []}],
     )

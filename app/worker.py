@@ -13,10 +13,12 @@ from typing import Any
 import structlog
 from arq import Worker
 from arq.connections import RedisSettings
+from arq.cron import cron
 from arq.worker import func
 
 from app.clock import Clock, SystemClock
 from app.database.engine import Database, app_engine
+from app.delivery.jobs import DELIVER_TASK, NUDGE_TASK, deliver_destination, dispatch_due, nudge_delivery
 from app.mail.senders import MailSender, sender_from_settings
 from app.mail.service import SEND_MAIL_TASK, send_mail
 from app.outbox.jobs import MAX_TRIES, outbox_job
@@ -28,7 +30,13 @@ log = structlog.get_logger(__name__)
 
 QUEUE_NAME = "shelfsync:queue"
 
-FUNCTIONS = [func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES)]  # type: ignore[arg-type]
+FUNCTIONS = [
+    func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(outbox_job(nudge_delivery), name=NUDGE_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    # keep no result, so the next job for the same destination can be queued under the same id at once
+    func(deliver_destination, name=DELIVER_TASK, keep_result=0, max_tries=3),
+]
+CRON_JOBS = [cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0)]
 
 
 class WorkerSettings:
@@ -57,6 +65,7 @@ def build_worker(
         ctx["clock"] = clock or SystemClock()
         ctx["db"] = Database.from_engine(app_engine(settings, pool_size=5))
         ctx["mail_sender"] = mail_sender or sender_from_settings(settings)
+        ctx["queue_name"] = QUEUE_NAME
         if relay:
             ctx["relay"] = OutboxRelay(ctx["db"], ctx["redis"], queue_name=QUEUE_NAME)
             ctx["relay_task"] = asyncio.create_task(ctx["relay"].run(), name="outbox-relay")
@@ -77,6 +86,7 @@ def build_worker(
         functions=WorkerSettings.functions,
         queue_name=WorkerSettings.queue_name,
         redis_settings=redis_settings,
+        cron_jobs=CRON_JOBS if not burst else [],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         job_timeout=WorkerSettings.job_timeout,

@@ -134,9 +134,7 @@ class CircuitBreaker:
         if not open_seconds > 0:
             raise ValueError(f"a breaker's open period must be positive, not {open_seconds}")
         if max_open_seconds < open_seconds:
-            raise ValueError(
-                f"a breaker's longest open period ({max_open_seconds}) is shorter than its first ({open_seconds})"
-            )
+            raise ValueError(f"a breaker's longest open period must be at least {open_seconds}")
         if not probe_seconds > 0:
             raise ValueError(f"a probe's lease must be positive, not {probe_seconds}")
         self._redis = redis

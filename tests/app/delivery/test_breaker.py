@@ -190,13 +190,24 @@ class TestHalfOpen:
 
 class TestConfiguration:
     @pytest.mark.parametrize(
-        ("threshold", "open_seconds", "max_open_seconds", "probe_seconds"),
-        [(0, 30.0, 600.0, 30.0), (5, 0.0, 600.0, 30.0), (5, 30.0, 10.0, 30.0), (5, 30.0, 600.0, 0.0)],
+        ("threshold", "open_seconds", "max_open_seconds", "probe_seconds", "reason"),
+        [
+            (0, 30.0, 600.0, 30.0, "threshold must be at least 1"),
+            (5, 0.0, 600.0, 30.0, "open period must be positive"),
+            (5, 30.0, 10.0, 30.0, "longest open period must be at least 30"),
+            (5, 30.0, 600.0, 0.0, "lease must be positive"),
+        ],
     )
     def test_invalid_settings_are_refused(
-        self, redis: Redis, threshold: int, open_seconds: float, max_open_seconds: float, probe_seconds: float
+        self,
+        redis: Redis,
+        threshold: int,
+        open_seconds: float,
+        max_open_seconds: float,
+        probe_seconds: float,
+        reason: str,
     ) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=reason):
             CircuitBreaker(
                 redis,
                 threshold=threshold,

@@ -1,0 +1,80 @@
+"""Putting changes in front of destinations: one queued row per entity per destination, coalesced.
+
+A newer value for the same entity replaces the queued payload (the destination only ever needs the
+latest), keeps the earlier due time, and bumps the revision so an in-flight delivery of the older value
+does not remove it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.models import QueuedDelivery
+from app.flows.models import Flow, FlowDestination
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    entity_key: str
+    record_type: str
+    payload: dict[str, Any]
+    due_at: datetime
+    is_urgent: bool = False
+    correlation_id: str | None = None
+
+
+async def enqueue(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    destination_id: uuid.UUID,
+    changes: Sequence[Change],
+    now: datetime,
+) -> None:
+    for change in changes:
+        statement = insert(QueuedDelivery).values(
+            tenant_id=tenant_id,
+            destination_id=destination_id,
+            entity_key=change.entity_key,
+            record_type=change.record_type,
+            payload=change.payload,
+            is_urgent=change.is_urgent,
+            due_at=change.due_at,
+            received_at=now,
+            correlation_id=change.correlation_id,
+        )
+        table = QueuedDelivery.__table__.c
+        statement = statement.on_conflict_do_update(
+            index_elements=[QueuedDelivery.destination_id, QueuedDelivery.entity_key],
+            set_={
+                "payload": statement.excluded.payload,
+                "record_type": statement.excluded.record_type,
+                "revision": table.revision + 1,
+                "is_urgent": table.is_urgent | statement.excluded.is_urgent,
+                "due_at": func.least(table.due_at, statement.excluded.due_at),
+                "correlation_id": statement.excluded.correlation_id,
+            },
+        )
+        await session.execute(statement)
+
+
+async def destinations_of(
+    session: AsyncSession, tenant_id: uuid.UUID, domain: str, flow_id: uuid.UUID | None = None
+) -> list[tuple[Flow, FlowDestination]]:
+    """Enabled flows of ``domain`` and their destinations: the flows fed by the API (no source
+    connection), or only ``flow_id`` for records pulled or pushed through that flow's source."""
+    query = (
+        select(Flow, FlowDestination)
+        .join(FlowDestination, FlowDestination.flow_id == Flow.id)
+        .where(Flow.tenant_id == tenant_id, Flow.domain == domain, Flow.is_enabled.is_(True))
+        .order_by(Flow.id, FlowDestination.position)
+    )
+    query = query.where(Flow.id == flow_id) if flow_id else query.where(Flow.source_connection_id.is_(None))
+    return [(flow, destination) for flow, destination in (await session.execute(query)).all()]

@@ -1,0 +1,339 @@
+"""Delivering queued changes to one destination: claim a batch under a lease, send it through the
+destination's recipe and template, then settle each row — done, retried later, or dead-lettered.
+
+Leases make the work safe for any number of workers: a claimed row is invisible to others until its
+lease ends, so two workers never send the same batch, and a worker killed mid-batch leaves rows that
+become claimable again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connections.models import Connection
+from app.connections.service import choice_of, connector_context
+from app.connections.tokens import ConnectionTokenStore
+from app.crypto import SecretBox
+from app.database.engine import Database
+from app.database.scope import DbScope
+from app.delivery.breaker import CircuitBreaker
+from app.delivery.models import DeadLetter, QueuedDelivery
+from app.delivery.ratelimit import RedisTokenBucket
+from app.flows.models import Flow, FlowDestination, Run
+from app.flows.settings import FlowSettings
+from app.recipes.models import Recipe, RecipeVersion
+from app.settings import Settings
+from connectors.canonical import CanonicalError, parse_record
+from connectors.delivery import deliver_batch
+from connectors.recipes import InvalidRecipeError, compile_recipe
+from connectors.sdk.domains import Domain
+from connectors.sdk.errors import ConnectorError, RateLimitError
+from connectors.sdk.results import WriteResult
+from tenants.models import Tenant
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 120
+MAX_BATCH = 500
+MAX_BACKOFF_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    entity_key: str
+    record_type: str
+    payload: dict[str, Any]
+    revision: int
+    attempts: int
+    correlation_id: str | None
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    delivered: int = 0
+    skipped: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    deferred: int = 0
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential with jitter: about 2, 4, 8 … seconds after each failed attempt, at most 5 minutes."""
+    return min(2.0**attempts, MAX_BACKOFF_SECONDS) * random.uniform(0.5, 1.0)
+
+
+_CLAIM = text(
+    """
+    UPDATE delivery_queue SET leased_until = :until, lease_token = :token
+    WHERE id IN (
+        SELECT id FROM delivery_queue
+        WHERE destination_id = :destination AND due_at <= :now
+          AND (leased_until IS NULL OR leased_until < :now)
+        ORDER BY is_urgent DESC, due_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, entity_key, record_type, payload, revision, attempts, correlation_id
+    """
+)
+
+
+async def claim(
+    db: Database, destination_id: uuid.UUID, now: datetime, limit: int
+) -> tuple[uuid.UUID, list[Claimed]]:
+    token = uuid.uuid4()
+    async with db.transaction(DbScope.system()) as session:
+        rows = await session.execute(
+            _CLAIM,
+            {
+                "until": now + timedelta(seconds=LEASE_SECONDS),
+                "token": token,
+                "destination": destination_id,
+                "now": now,
+                "limit": limit,
+            },
+        )
+        return token, [Claimed(*row) for row in rows.all()]
+
+
+@dataclass(frozen=True)
+class Target:
+    tenant: Tenant
+    flow: Flow
+    destination: FlowDestination
+    connection: Connection
+    settings: FlowSettings
+
+
+async def load_target(session: AsyncSession, destination_id: uuid.UUID) -> Target | None:
+    found = (
+        await session.execute(
+            select(FlowDestination, Flow, Connection, Tenant)
+            .join(Flow, Flow.id == FlowDestination.flow_id)
+            .join(Connection, Connection.id == FlowDestination.connection_id)
+            .join(Tenant, Tenant.id == FlowDestination.tenant_id)
+            .where(FlowDestination.id == destination_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    destination, flow, connection, tenant = found
+    return Target(tenant, flow, destination, connection, msgspec.convert(flow.settings or {}, FlowSettings))
+
+
+async def recipe_spec(session: AsyncSession, destination: FlowDestination) -> dict[str, Any]:
+    recipe = await session.get(Recipe, destination.recipe_id)
+    assert recipe is not None
+    version = await session.scalar(
+        select(RecipeVersion).where(
+            RecipeVersion.recipe_id == recipe.id,
+            RecipeVersion.version == (destination.recipe_version or recipe.latest_version),
+        )
+    )
+    assert version is not None
+    return version.spec
+
+
+class Deliverer:
+    """Everything a delivery needs from the process: settings, database, Redis, a clock."""
+
+    def __init__(self, settings: Settings, db: Database, redis: Redis, now: Any) -> None:
+        self.settings, self.db, self.redis, self._now = settings, db, redis, now
+        self.box = SecretBox.from_settings(settings)
+        self.breaker = CircuitBreaker(redis)
+
+    def now(self) -> datetime:
+        value: datetime = self._now()
+        return value
+
+    async def deliver_due(self, destination_id: uuid.UUID, *, max_rounds: int = 20) -> DeliveryReport:
+        """Deliver what is due for one destination, batch after batch, until nothing is due."""
+        report = DeliveryReport()
+        for _ in range(max_rounds):
+            async with self.db.transaction(DbScope.system()) as session:
+                target = await load_target(session, destination_id)
+                if target is None:
+                    return report
+                spec = await recipe_spec(session, target.destination)
+                template_class = (
+                    await choice_of(session, target.connection, target.tenant.partner_id)
+                ).template
+            limit = min(template_class.batch_size, MAX_BATCH)
+            token, claimed = await claim(self.db, destination_id, self.now(), limit)
+            if not claimed:
+                return report
+            report.claimed += len(claimed)
+            await self._deliver(target, template_class, spec, token, claimed, report)
+        return report
+
+    async def _deliver(
+        self,
+        target: Target,
+        template_class: Any,
+        spec: dict[str, Any],
+        token: uuid.UUID,
+        claimed: list[Claimed],
+        report: DeliveryReport,
+    ) -> None:
+        breaker_key = str(target.connection.id)
+        decision = await self.breaker.allow(breaker_key)
+        if not decision.is_allowed:
+            await self._defer(token, claimed, decision.retry_after)
+            report.deferred += len(claimed)
+            return
+        run = Run(
+            tenant_id=target.tenant.id,
+            flow_id=target.flow.id,
+            destination_id=target.destination.id,
+            kind="delivery",
+            read_count=len(claimed),
+            correlation_id=claimed[0].correlation_id,
+            started_at=self.now(),
+        )
+        results: list[WriteResult]
+        batch_error: ConnectorError | None = None
+        try:
+            recipe = compile_recipe(spec)
+            records = [parse_record(c.record_type, c.payload) for c in claimed]
+        except (InvalidRecipeError, CanonicalError) as error:
+            results = [WriteResult.failed(i, f"cannot prepare: {error}") for i in range(len(claimed))]
+        else:
+            context = connector_context(
+                self.settings,
+                self.box,
+                target.connection,
+                token_store=ConnectionTokenStore(
+                    self.db,
+                    self.redis,
+                    self.box,
+                    DbScope.for_tenant(target.tenant.id, target.tenant.partner_id),
+                ),
+                correlation_id=claimed[0].correlation_id,
+            )
+            limiter = RedisTokenBucket(self.redis, breaker_key, template_class.rate_limit)
+            context = replace(context, rate_limiter=limiter)
+            try:
+                async with template_class(context) as template:
+                    results = await deliver_batch(template, Domain(target.flow.domain), records, recipe)
+            except ConnectorError as error:
+                batch_error = error
+                results = [WriteResult.failed(i, error.message, retryable=True) for i in range(len(claimed))]
+        if batch_error is not None:
+            await self.breaker.record_failure(breaker_key)
+        else:
+            await self.breaker.record_success(breaker_key)
+        retry_after = batch_error.retry_after if isinstance(batch_error, RateLimitError) else None
+        await self._settle(target, token, claimed, results, run, report, retry_after)
+
+    async def _defer(self, token: uuid.UUID, claimed: list[Claimed], seconds: float) -> None:
+        async with self.db.transaction(DbScope.system()) as session:
+            await session.execute(
+                update(QueuedDelivery)
+                .where(QueuedDelivery.id.in_([c.id for c in claimed]), QueuedDelivery.lease_token == token)
+                .values(leased_until=None, lease_token=None, due_at=self.now() + timedelta(seconds=seconds))
+            )
+
+    async def _settle(
+        self,
+        target: Target,
+        token: uuid.UUID,
+        claimed: list[Claimed],
+        results: list[WriteResult],
+        run: Run,
+        report: DeliveryReport,
+        retry_after: float | None,
+    ) -> None:
+        now = self.now()
+        errors: list[dict[str, Any]] = []
+        async with self.db.transaction(DbScope.system()) as session:
+            for item, result in zip(claimed, results, strict=True):
+                mine = (QueuedDelivery.id == item.id, QueuedDelivery.lease_token == token)
+                if result.status in ("ok", "skipped"):
+                    report.delivered += result.status == "ok"
+                    report.skipped += result.status == "skipped"
+                    done = await session.execute(
+                        delete(QueuedDelivery)
+                        .where(*mine, QueuedDelivery.revision == item.revision)
+                        .returning(QueuedDelivery.id)
+                    )
+                    if done.first() is None:  # a newer value arrived meanwhile: it stays queued
+                        await session.execute(
+                            update(QueuedDelivery).where(*mine).values(leased_until=None, lease_token=None)
+                        )
+                    continue
+                errors.append({"entity": item.entity_key, "error": result.error})
+                attempts = item.attempts + 1
+                if result.retryable and attempts < target.settings.max_attempts:
+                    report.retried += 1
+                    wait = retry_after if retry_after is not None else backoff_seconds(attempts)
+                    await session.execute(
+                        update(QueuedDelivery)
+                        .where(*mine)
+                        .values(
+                            attempts=attempts,
+                            last_error=result.error,
+                            leased_until=None,
+                            lease_token=None,
+                            due_at=now + timedelta(seconds=wait),
+                        )
+                    )
+                    continue
+                report.dead_lettered += 1
+                session.add(
+                    DeadLetter(
+                        tenant_id=target.tenant.id,
+                        destination_id=target.destination.id,
+                        entity_key=item.entity_key,
+                        record_type=item.record_type,
+                        payload=item.payload,
+                        error=result.error or "failed",
+                        attempts=attempts,
+                        correlation_id=item.correlation_id,
+                    )
+                )
+                await session.execute(
+                    delete(QueuedDelivery).where(*mine, QueuedDelivery.revision == item.revision)
+                )
+                await session.execute(
+                    update(QueuedDelivery).where(*mine).values(leased_until=None, lease_token=None)
+                )
+            run.written_count = sum(r.status == "ok" for r in results)
+            run.skipped_count = sum(r.status == "skipped" for r in results)
+            run.failed_count = sum(r.status == "failed" for r in results)
+            run.status = "succeeded" if not run.failed_count else "partial" if run.written_count else "failed"
+            run.errors = errors[:100]
+            run.finished_at = now
+            session.add(run)
+        log.info(
+            "delivery.batch",
+            destination=str(target.destination.id),
+            delivered=run.written_count,
+            failed=run.failed_count,
+            correlation_id=run.correlation_id,
+        )
+
+
+async def due_destinations(db: Database, now: datetime, limit: int = 200) -> list[uuid.UUID]:
+    """Destinations with work due and not leased, oldest first."""
+    async with db.transaction(DbScope.system()) as session:
+        rows = await session.execute(
+            text(
+                "SELECT destination_id FROM delivery_queue"
+                " WHERE due_at <= :now AND (leased_until IS NULL OR leased_until < :now)"
+                " GROUP BY destination_id ORDER BY min(due_at) LIMIT :limit"
+            ),
+            {"now": now, "limit": limit},
+        )
+        return [row[0] for row in rows.all()]

@@ -1,0 +1,246 @@
+"""Accepting a batch of events: validate each item, drop duplicates, apply the rest to canonical state,
+and queue the changes for every destination — all in the caller's transaction, so a 2xx means stored.
+
+A bad item is reported with its index, field and reason and never blocks its neighbours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.jobs import NUDGE_TASK
+from app.delivery.queue import Change, destinations_of, enqueue
+from app.flows.changes import flow_settings, price_changes, stock_changes
+from app.flows.models import Flow, FlowDestination
+from app.ingress.models import IngressEvent
+from app.inventory.service import apply_balances, apply_movements, apply_reservations, availability
+from app.outbox.service import record_work
+from app.prices.service import apply_prices
+from connectors.canonical import (
+    CanonicalError,
+    Order,
+    Price,
+    Record,
+    Reservation,
+    StockBalance,
+    StockMovement,
+    parse,
+    to_builtins,
+)
+
+DOMAINS = ("inventory", "prices", "orders")
+MAX_ITEMS = 10_000
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    stale: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, index: int, path: str, reason: str) -> None:
+        self.rejected += 1
+        self.errors.append({"index": index, "field": path, "reason": reason})
+
+
+def inventory_type(item: Any) -> type[Record]:
+    """Which stock record an inventory item is: a movement has ``delta``, a reservation ``order_id``."""
+    if isinstance(item, dict) and "delta" in item:
+        return StockMovement
+    if isinstance(item, dict) and "order_id" in item:
+        return Reservation
+    return StockBalance
+
+
+RECORD_NAMES: dict[type[Record], str] = {
+    StockBalance: "stock_balance",
+    StockMovement: "stock_movement",
+    Reservation: "reservation",
+    Price: "price",
+    Order: "order",
+}
+
+
+def dedup_key(record: Record, record_type: str) -> str:
+    """The source's own identity when it gives one (source, id, version), else the content's digest."""
+    if record.source_id is not None:
+        return f"{record_type}:{record.source or ''}:{record.source_id}:{record.source_version or ''}"[:200]
+    content = json.dumps(to_builtins(record), sort_keys=True, separators=(",", ":"))
+    return f"{record_type}:sha256:{hashlib.sha256(content.encode()).hexdigest()}"
+
+
+def _parse(domain: str, index: int, item: Any, outcome: IngestOutcome) -> Record | None:
+    record_class: type[Record] = (
+        inventory_type(item) if domain == "inventory" else Price if domain == "prices" else Order
+    )
+    try:
+        record = parse(record_class, item)
+    except CanonicalError as error:
+        outcome.reject(index, error.path, error.reason)
+        return None
+    if isinstance(record, StockMovement | Reservation) and record.source_id is None:
+        outcome.reject(
+            index, "source_id", "movements and reservations need a unique source_id to be counted once"
+        )
+        return None
+    return record
+
+
+async def ingest(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    domain: str,
+    items: Sequence[Any],
+    *,
+    now: datetime,
+    correlation_id: str | None = None,
+    flow_id: uuid.UUID | None = None,
+) -> IngestOutcome:
+    outcome = IngestOutcome()
+    targets = await destinations_of(session, tenant_id, domain, flow_id)
+    records: list[tuple[int, Record, str]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        record = _parse(domain, index, item, outcome)
+        if record is None:
+            continue
+        if isinstance(record, Price):
+            problem = price_guard(record, [flow for flow, _ in targets])
+            if problem:
+                outcome.reject(index, *problem)
+                continue
+        record_type = RECORD_NAMES[type(record)]
+        key = dedup_key(record, record_type)
+        if key in seen:
+            outcome.duplicate += 1
+            continue
+        seen.add(key)
+        records.append((index, record, key))
+    if not records:
+        return outcome
+
+    inserted = await session.execute(
+        insert(IngressEvent)
+        .values(
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "domain": domain,
+                    "dedup_key": key,
+                    "record_type": RECORD_NAMES[type(record)],
+                    "payload": to_builtins(record),
+                    "outcome": "applied",
+                    "correlation_id": record.correlation_id or correlation_id,
+                    "received_at": now,
+                }
+                for _, record, key in records
+            ]
+        )
+        .on_conflict_do_nothing(
+            index_elements=[IngressEvent.tenant_id, IngressEvent.domain, IngressEvent.dedup_key]
+        )
+        .returning(IngressEvent.dedup_key, IngressEvent.id)
+    )
+    new_ids = dict(inserted.tuples().all())
+    fresh = [(index, record, key, new_ids[key]) for index, record, key in records if key in new_ids]
+    outcome.duplicate += len(records) - len(fresh)
+    outcome.accepted = len(fresh)
+
+    stale_keys = await _apply(
+        session, tenant_id, domain, fresh, targets, now=now, correlation_id=correlation_id
+    )
+    outcome.stale = len(stale_keys)
+    if stale_keys:
+        await session.execute(
+            update(IngressEvent)
+            .where(IngressEvent.tenant_id == tenant_id, IngressEvent.dedup_key.in_(stale_keys))
+            .values(outcome="stale")
+        )
+    return outcome
+
+
+async def _apply(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    domain: str,
+    fresh: list[tuple[int, Record, str, int]],
+    targets: list[tuple[Flow, FlowDestination]],
+    *,
+    now: datetime,
+    correlation_id: str | None,
+) -> list[str]:
+    """Apply in arrival order; returns the dedup keys of records older than what is stored."""
+    stale: list[str] = []
+    changes: dict[uuid.UUID, list[Change]] = {}
+    if domain == "inventory":
+        balances = [(r, k) for _, r, k, _ in fresh if isinstance(r, StockBalance)]
+        applied = await apply_balances(session, tenant_id, [r for r, _ in balances], now)
+        stale = [k for (_, k), ok in zip(balances, applied, strict=True) if not ok]
+        movements = [(r, event_id) for _, r, _, event_id in fresh if isinstance(r, StockMovement)]
+        await apply_movements(session, tenant_id, [r for r, _ in movements], [e for _, e in movements], now)
+        await apply_reservations(
+            session, tenant_id, [r for _, r, _, _ in fresh if isinstance(r, Reservation)], now
+        )
+        touched = sorted({r.sku for _, r, k, _ in fresh if k not in stale})  # type: ignore[attr-defined]
+        if touched and targets:
+            by_sku = await availability(session, tenant_id, touched)
+            for flow, destination in targets:
+                changes[destination.id] = stock_changes(flow, destination, by_sku, now, correlation_id)
+    elif domain == "prices":
+        prices = [(r, k) for _, r, k, _ in fresh if isinstance(r, Price)]
+        applied = await apply_prices(session, tenant_id, [r for r, _ in prices], now)
+        stale = [k for (_, k), ok in zip(prices, applied, strict=True) if not ok]
+        current = [r for (r, k) in prices if k not in stale]
+        for flow, destination in targets:
+            changes[destination.id] = price_changes(flow, current, now, correlation_id)
+    else:
+        orders = [r for _, r, _, _ in fresh if isinstance(r, Order)]
+        for _, destination in targets:
+            changes[destination.id] = [
+                Change(
+                    f"order|{o.order_id}",
+                    "order",
+                    to_builtins(o),
+                    now,
+                    True,
+                    o.correlation_id or correlation_id,
+                )
+                for o in orders
+            ]
+    urgent: list[str] = []
+    for destination_id, destination_changes in changes.items():
+        await enqueue(session, tenant_id, destination_id, destination_changes, now)
+        if any(c.is_urgent for c in destination_changes):
+            urgent.append(str(destination_id))
+    if urgent:
+        await record_work(
+            session,
+            NUDGE_TASK,
+            {"destinations": urgent},
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            lane="urgent",
+        )
+    return stale
+
+
+def price_guard(price: Price, flows: Sequence[Flow]) -> tuple[str, str] | None:
+    """A price below a flow's floor is refused (the model already refuses negatives and unknown
+    currencies)."""
+    for flow in flows:
+        floor = flow_settings(flow).price_floor
+        if floor is not None and price.amount < floor:
+            return ("amount", f"{price.amount} is below the floor {floor} of flow {flow.name!r}")
+    return None

@@ -1,0 +1,62 @@
+"""Storing prices: one row per SKU, price list, scope and start; a newer source_version wins."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.prices.models import EVER, PriceEntry
+from connectors.canonical import Price
+
+
+def price_key(price: Price) -> str:
+    """The entity a price is: what a newer price of the same key replaces at a destination."""
+    start = (price.effective_from or EVER).isoformat()
+    return f"{price.sku}|{price.price_list}|{price.channel or ''}|{price.region or ''}|{start}"
+
+
+async def apply_prices(
+    session: AsyncSession, tenant_id: uuid.UUID, prices: Sequence[Price], now: datetime
+) -> list[bool]:
+    """Upsert prices; one older than the stored ``source_version`` changes nothing (False)."""
+    applied: list[bool] = []
+    for price in prices:
+        statement = insert(PriceEntry).values(
+            tenant_id=tenant_id,
+            sku=price.sku,
+            price_list=price.price_list,
+            channel=price.channel or "",
+            region=price.region or "",
+            effective_from=price.effective_from or EVER,
+            effective_to=price.effective_to,
+            currency=price.currency,
+            amount=price.amount,
+            compare_at=price.compare_at,
+            source_version=price.source_version,
+            updated_at=now,
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["tenant_id", "sku", "price_list", "channel", "region", "effective_from"],
+            set_={
+                name: getattr(statement.excluded, name)
+                for name in (
+                    "effective_to",
+                    "currency",
+                    "amount",
+                    "compare_at",
+                    "source_version",
+                    "updated_at",
+                )
+            },
+            where=text(
+                "prices.source_version IS NULL OR excluded.source_version IS NULL"
+                " OR excluded.source_version > prices.source_version"
+            ),
+        ).returning(PriceEntry.sku)
+        applied.append((await session.execute(upsert)).first() is not None)
+    return applied
