@@ -153,7 +153,7 @@ async def ingest(
         )
         .returning(IngressEvent.dedup_key, IngressEvent.id)
     )
-    new_ids = dict(inserted.tuples().all())
+    new_ids: dict[str, int] = {row[0]: row[1] for row in inserted}
     fresh = [(index, record, key, new_ids[key]) for index, record, key in records if key in new_ids]
     outcome.duplicate += len(records) - len(fresh)
     outcome.accepted = len(fresh)
