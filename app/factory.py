@@ -23,6 +23,7 @@ from app.api.tenant import TenantController
 from app.clock import Clock, SystemClock
 from app.connections.endpoints import ConnectionController, ConnectorTemplateController
 from app.database.engine import Database, app_engine
+from app.delivery.endpoints import DeadLetterController
 from app.flows.endpoints import FlowController, RunController
 from app.health import healthz, readyz
 from app.http.correlation import CorrelationIdMiddleware
@@ -30,10 +31,13 @@ from app.http.problems import problem_response
 from app.http.sessions import LazySessionConfig
 from app.http.state import Services
 from app.ingress.endpoints import EventController
+from app.ingress.hooks import HookController
+from app.inventory.endpoints import StockController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.context import LoginRequired
 from app.portal.home import HomeController
+from app.prices.endpoints import PriceController
 from app.recipes.endpoints import RecipeController
 from app.redis import redis_client
 from app.settings import Settings
@@ -98,6 +102,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             ConnectionController,
             ConnectorTemplateController,
             RecipeController,
+            DeadLetterController,
+            StockController,
+            PriceController,
             FlowController,
             RunController,
             EventController,
@@ -109,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             healthz,
             readyz,
             api_v1,
+            HookController,
             AuthController,
             HomeController,
             PortalApiKeyController,

@@ -193,7 +193,7 @@ class Deliverer:
             await self._defer(token, claimed, decision.retry_after)
             report.deferred += len(claimed)
             return
-        run = Run(
+        run = Run.begin(
             tenant_id=target.tenant.id,
             flow_id=target.flow.id,
             destination_id=target.destination.id,

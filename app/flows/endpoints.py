@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.publish import publish_all
+from app.flows.pull import queue_pull
 from app.flows.service import (
     DestinationSpec,
     FlowRejectedError,
+    SourceSpec,
     convert_or_note,
     create_flow,
     flow_destinations,
@@ -109,11 +111,20 @@ class DestinationInput(msgspec.Struct, forbid_unknown_fields=True):
     allocation: dict[str, Any] | None = None
 
 
+class SourceInput(msgspec.Struct, forbid_unknown_fields=True):
+    connection_id: uuid.UUID
+    recipe_id: uuid.UUID
+
+
 class CreateFlow(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     domain: str
     destinations: list[DestinationInput]
     trigger: str = "event"
+    source: SourceInput | None = None
+    """None: records arrive through /api/v1/events. Else read from (or pushed by) this connection."""
+    schedule: str | None = None
+    """For ``trigger: schedule``: a cron expression (UTC), e.g. ``*/15 * * * *``."""
     settings: dict[str, Any] | None = None
 
 
@@ -186,6 +197,9 @@ class FlowController(Controller):
                 domain=data.domain,
                 trigger=data.trigger,
                 settings=data.settings,
+                source=SourceSpec(data.source.connection_id, data.source.recipe_id) if data.source else None,
+                schedule=data.schedule,
+                now=services_of(request).clock.now(),
                 destinations=[
                     DestinationSpec(d.connection_id, d.recipe_id, d.recipe_version, d.allocation)
                     for d in data.destinations
@@ -277,17 +291,22 @@ class FlowController(Controller):
         flow_id: uuid.UUID,
         data: TriggerRun,
     ) -> RunView:
-        """Start a run now. ``full`` queues the whole canonical state for every destination."""
+        """Start a run now. A flow with a source connection reads it: ``full`` from the start,
+        ``incremental`` from the stored cursor (queued for a worker; follow it at /runs/{id}). A flow fed
+        by the API has only ``full``: its whole canonical state is queued for every destination."""
         flow = await _flow(session, principal, flow_id)
-        if data.kind != "full":
+        allowed = ("full", "incremental") if flow.source_connection_id else ("full",)
+        if data.kind not in allowed:
             raise Problem(
                 422,
-                "Only full runs can be started by hand today.",
-                errors=[{"path": "kind", "reason": "must be full"}],
+                f"This flow runs {' or '.join(allowed)}.",
+                errors=[{"path": "kind", "reason": f"one of {allowed}"}],
             )
-        run = await publish_all(
-            session, flow, services_of(request).clock.now(), correlation_id_of(request.scope)
-        )
+        now, correlation_id = services_of(request).clock.now(), correlation_id_of(request.scope)
+        if flow.source_connection_id:
+            run = await queue_pull(session, flow, data.kind, now, correlation_id)
+        else:
+            run = await publish_all(session, flow, now, correlation_id)
         await record_audit(
             session,
             request_actor(request, "api_key", principal.key_id),

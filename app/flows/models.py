@@ -26,7 +26,7 @@ from app.database.base import Base, created_at_column, uuid_pk
 FLOW_DOMAINS = ("items", "prices", "promotions", "inventory", "orders")
 TRIGGERS = ("event", "schedule", "manual")
 RUN_KINDS = ("full", "incremental", "event_batch", "reconcile", "delivery")
-RUN_STATUSES = ("running", "succeeded", "partial", "failed")
+RUN_STATUSES = ("queued", "running", "succeeded", "partial", "failed")
 
 
 class Flow(Base):
@@ -56,6 +56,8 @@ class Flow(Base):
     schedule: Mapped[str | None] = mapped_column(String(100))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     cursor: Mapped[str | None] = mapped_column(Text)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When a scheduled flow reads its source next."""
     is_enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -106,14 +108,43 @@ class Run(Base):
         UUID(as_uuid=True), ForeignKey("flow_destinations.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), server_default="running")
-    read_count: Mapped[int] = mapped_column(Integer, server_default="0")
-    written_count: Mapped[int] = mapped_column(Integer, server_default="0")
-    skipped_count: Mapped[int] = mapped_column(Integer, server_default="0")
-    failed_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    read_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    written_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cursor: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @classmethod
+    def begin(
+        cls,
+        *,
+        tenant_id: uuid.UUID,
+        flow_id: uuid.UUID,
+        kind: str,
+        started_at: datetime,
+        correlation_id: str | None = None,
+        destination_id: uuid.UUID | None = None,
+        status: str = "running",
+        read_count: int = 0,
+    ) -> Run:
+        """A new run with its counters at zero, ready to be counted into before it is stored."""
+        return cls(
+            tenant_id=tenant_id,
+            flow_id=flow_id,
+            destination_id=destination_id,
+            kind=kind,
+            status=status,
+            read_count=read_count,
+            written_count=0,
+            skipped_count=0,
+            failed_count=0,
+            errors=[],
+            correlation_id=correlation_id,
+            started_at=started_at,
+        )

@@ -36,7 +36,7 @@ async def publish_all(session: AsyncSession, flow: Flow, now: datetime, correlat
     """Queue every SKU's stock (inventory) or every price (prices) for each destination; the run
     records how many records were read."""
     destinations = await flow_destinations(session, flow.id)
-    run = Run(
+    run = Run.begin(
         tenant_id=flow.tenant_id, flow_id=flow.id, kind="full", correlation_id=correlation_id, started_at=now
     )
     read = 0

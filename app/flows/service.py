@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from cronsim import CronSim, CronSimError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,6 +86,45 @@ async def check_destinations(
     return problems
 
 
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where a flow's records come from when not from ``/api/v1/events``: a connection it reads (or
+    that pushes to ``/hooks/{connection_id}``) and the inbound recipe that makes them canonical."""
+
+    connection_id: uuid.UUID
+    recipe_id: uuid.UUID
+
+
+def next_run(schedule: str, after: datetime) -> datetime:
+    """The first time after ``after`` that ``schedule`` (a five-field cron expression, UTC) fires."""
+    return next(CronSim(schedule, after.astimezone(UTC)))
+
+
+async def check_source(
+    session: AsyncSession, tenant_id: uuid.UUID, partner_id: uuid.UUID, domain: str, source: SourceSpec
+) -> Problems:
+    problems: Problems = []
+    connection = await session.scalar(
+        select(Connection).where(Connection.tenant_id == tenant_id, Connection.id == source.connection_id)
+    )
+    if connection is None:
+        problems.append(("source.connection_id", "no such connection"))
+    else:
+        template = (await choice_of(session, connection, partner_id)).template
+        if Domain(domain) not in template.reads:
+            problems.append(("source.connection_id", f"{template.name} cannot read {domain}"))
+    recipe = await session.scalar(
+        select(Recipe).where(Recipe.tenant_id == tenant_id, Recipe.id == source.recipe_id)
+    )
+    if recipe is None:
+        problems.append(("source.recipe_id", "no such recipe"))
+    elif recipe.direction != "inbound" or recipe.domain != domain:
+        problems.append(
+            ("source.recipe_id", f"needs an inbound {domain} recipe, not {recipe.direction} {recipe.domain}")
+        )
+    return problems
+
+
 async def create_flow(
     session: AsyncSession,
     *,
@@ -94,17 +135,30 @@ async def create_flow(
     trigger: str,
     settings: dict[str, Any] | None,
     destinations: list[DestinationSpec],
+    source: SourceSpec | None = None,
+    schedule: str | None = None,
+    now: datetime | None = None,
 ) -> Flow:
     problems: Problems = []
     if domain not in ("inventory", "prices", "orders"):
         problems.append(("domain", "flows of inventory, prices and orders run today"))
-    if trigger not in ("event", "manual"):
-        problems.append(("trigger", "event or manual (scheduled pulls are not built yet)"))
+    if trigger not in ("event", "schedule", "manual"):
+        problems.append(("trigger", "one of event, schedule, manual"))
+    next_run_at = None
+    if trigger == "schedule":
+        if source is None:
+            problems.append(("source", "a scheduled flow reads a source connection"))
+        try:
+            next_run_at = next_run(schedule or "", now or datetime.now(UTC))
+        except (CronSimError, ValueError) as error:
+            problems.append(("schedule", f"not a cron expression (minute hour day month weekday): {error}"))
     checked_settings = convert_or_note(FlowSettings, settings, "settings", problems)
     if not destinations:
         problems.append(("destinations", "at least one destination"))
     if not problems:
         problems += await check_destinations(session, tenant_id, partner_id, domain, destinations)
+        if source is not None:
+            problems += await check_source(session, tenant_id, partner_id, domain, source)
     if await session.scalar(select(Flow.id).where(Flow.tenant_id == tenant_id, Flow.name == name)):
         problems.append(("name", f"a flow named {name!r} exists"))
     if problems:
@@ -115,6 +169,10 @@ async def create_flow(
         domain=domain,
         trigger=trigger,
         settings=msgspec.to_builtins(checked_settings),
+        source_connection_id=source.connection_id if source else None,
+        source_recipe_id=source.recipe_id if source else None,
+        schedule=schedule if trigger == "schedule" else None,
+        next_run_at=next_run_at,
     )
     session.add(flow)
     await session.flush()

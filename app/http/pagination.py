@@ -86,3 +86,84 @@ async def newest_first(
     last = rows[-1] if rows else None
     next_cursor = Cursor(getattr(last, at.key), getattr(last, ident.key)).encode() if more and last else None
     return Page([view(row) for row in rows], next_cursor)
+
+
+_KEY_KINDS: tuple[type, ...] = (datetime, int, str, uuid.UUID)
+
+
+def _key_value(kind: type, raw: Any) -> Any:
+    if kind is datetime and isinstance(raw, str):
+        at = datetime.fromisoformat(raw)
+        if at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return at
+    if kind is uuid.UUID and isinstance(raw, str):
+        return uuid.UUID(raw)
+    if kind is int and isinstance(raw, int) and not isinstance(raw, bool) and -(2**63) <= raw < 2**63:
+        return raw
+    if kind is str and isinstance(raw, str):
+        return raw
+    raise ValueError(f"not a {kind.__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCursor:
+    """A position in an ordering by any columns (timestamps, integers, strings, uuids): the last
+    item's values of those columns, for lists that are not ordered by (timestamp, uuid)."""
+
+    values: tuple[Any, ...]
+
+    def encode(self) -> str:
+        plain = [
+            v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
+            for v in self.values
+        ]
+        raw = json.dumps(plain).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str, kinds: tuple[type, ...]) -> KeyCursor:
+        try:
+            padded = value + "=" * (-len(value) % 4)
+            raw = json.loads(base64.urlsafe_b64decode(padded))
+            if not isinstance(raw, list) or len(raw) != len(kinds):
+                raise ValueError("wrong shape")
+            return cls(tuple(_key_value(kind, item) for kind, item in zip(kinds, raw, strict=True)))
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise Problem(
+                400,
+                "The cursor is not one this API returned.",
+                type_slug="invalid-cursor",
+                errors=[{"path": "cursor", "reason": "malformed"}],
+            ) from None
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: Select[Any],
+    order: tuple[InstrumentedAttribute[Any], ...],
+    limit: int,
+    cursor: str | None,
+    view: Callable[[Any], T],
+    *,
+    is_descending: bool = False,
+) -> Page[T]:
+    """One page of ``query`` ordered by the ``order`` columns (together unique), ascending unless
+    ``is_descending``; the cursor holds the last item's values of those columns."""
+    kinds = tuple(column.type.python_type for column in order)
+    if any(kind not in _KEY_KINDS for kind in kinds):
+        raise TypeError(f"cannot page by columns of types {kinds}")
+    directed = [column.desc() if is_descending else column.asc() for column in order]
+    ordered = query.order_by(*directed).limit(check_limit(limit) + 1)
+    if cursor:
+        position = KeyCursor.decode(cursor, kinds).values
+        key = tuple_(*order)
+        ordered = ordered.where(key < position if is_descending else key > position)
+    rows = list((await session.scalars(ordered)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows else None
+    next_cursor = (
+        KeyCursor(tuple(getattr(last, column.key) for column in order)).encode() if more and last else None
+    )
+    return Page([view(row) for row in rows], next_cursor)

@@ -1,0 +1,46 @@
+"""arq jobs of flows: run a queued pull, and once a minute queue the pulls scheduled flows are due for."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from app.database.scope import DbScope
+from app.flows.models import Flow
+from app.flows.pull import pull, queue_pull
+from app.flows.service import next_run
+from app.outbox.service import claim_work
+
+
+async def pull_flow(ctx: dict[str, Any], outbox_id: int) -> str:
+    """Outbox job: execute the pull run named in the row."""
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        message = await claim_work(session, outbox_id)
+        if message is None:
+            return "already-processed"
+        run_id = uuid.UUID(message.payload["run_id"])
+    run = await pull(ctx["settings"], ctx["db"], ctx["redis"], run_id, ctx["clock"].now)
+    return f"{run.status}: read {run.read_count}, accepted {run.written_count}, failed {run.failed_count}"
+
+
+async def schedule_pulls(ctx: dict[str, Any]) -> str:
+    """Cron, every minute: queue an incremental pull for each scheduled flow whose time has come."""
+    now = ctx["clock"].now()
+    queued = 0
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        due = (
+            await session.scalars(
+                select(Flow)
+                .where(Flow.trigger == "schedule", Flow.is_enabled.is_(True), Flow.next_run_at <= now)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for flow in due:
+            await queue_pull(
+                session, flow, "incremental", now, correlation_id=f"schedule-{uuid.uuid4().hex[:16]}"
+            )
+            flow.next_run_at = next_run(flow.schedule or "", now)
+            queued += 1
+    return f"queued {queued}"
