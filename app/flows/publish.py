@@ -13,23 +13,7 @@ from app.flows.changes import price_changes, stock_changes
 from app.flows.models import Flow, Run
 from app.flows.service import flow_destinations
 from app.inventory.models import StockLevel
-from app.prices.models import EVER, PriceEntry
-from connectors.canonical import Price
-
-
-def _price(row: PriceEntry) -> Price:
-    return Price(
-        sku=row.sku,
-        amount=row.amount,
-        currency=row.currency,
-        price_list=row.price_list,
-        channel=row.channel or None,
-        region=row.region or None,
-        compare_at=row.compare_at,
-        effective_from=None if row.effective_from == EVER else row.effective_from,
-        effective_to=row.effective_to,
-        source_version=row.source_version,
-    )
+from app.prices.models import PriceEntry
 
 
 async def publish_all(session: AsyncSession, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
@@ -58,7 +42,7 @@ async def publish_all(session: AsyncSession, flow: Flow, now: datetime, correlat
             )
     elif flow.domain == "prices":
         rows = (await session.scalars(select(PriceEntry).where(PriceEntry.tenant_id == flow.tenant_id))).all()
-        prices = [_price(row) for row in rows]
+        prices = [row.to_price() for row in rows]
         read = len(prices)
         changes: list[Change] = price_changes(flow, prices, now, correlation_id)
         for destination in destinations:

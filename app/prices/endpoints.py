@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -16,13 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
 from app.http.pagination import DEFAULT_LIMIT, Page, keyset_page
 from app.http.problems import Problem
-from app.prices.models import EVER, PriceEntry
+from app.prices.models import EVER, PriceEntry, plain
 from tenants.api_keys import ApiPrincipal
-
-
-def _amount(value: Decimal) -> str:
-    """A stored amount as a decimal string without the column's padding zeros (``19.990000`` → ``19.99``)."""
-    return format(value.normalize(), "f")
 
 
 class PriceView(msgspec.Struct):
@@ -48,8 +42,8 @@ class PriceView(msgspec.Struct):
             row.channel or None,
             row.region or None,
             row.currency,
-            _amount(row.amount),
-            None if row.compare_at is None else _amount(row.compare_at),
+            str(plain(row.amount)),
+            None if row.compare_at is None else str(plain(row.compare_at)),
             None if row.effective_from == EVER else row.effective_from,
             row.effective_to,
             row.source_version,

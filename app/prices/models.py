@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database.base import Base
+from connectors.canonical import Price
 
 EVER = datetime(1970, 1, 1, tzinfo=UTC)
 """``effective_from`` of a price with no start: in force from the beginning."""
@@ -35,3 +36,23 @@ class PriceEntry(Base):
     compare_at: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     source_version: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def to_price(self) -> Price:
+        """The canonical price this row stores (the column's padding zeros dropped: 19.990000 → 19.99)."""
+        return Price(
+            sku=self.sku,
+            amount=plain(self.amount),
+            currency=self.currency,
+            price_list=self.price_list,
+            channel=self.channel or None,
+            region=self.region or None,
+            compare_at=plain(self.compare_at) if self.compare_at is not None else None,
+            effective_from=None if self.effective_from == EVER else self.effective_from,
+            effective_to=self.effective_to,
+            source_version=self.source_version,
+        )
+
+
+def plain(amount: Decimal) -> Decimal:
+    """``amount`` without trailing zeros and without an exponent (10.000000 → 10, not 1E+1)."""
+    return Decimal(format(amount.normalize(), "f"))

@@ -33,6 +33,7 @@ SCOPES = [
     "flows:read",
     "events:write",
     "stock:read",
+    "prices:read",
     "dead_letters:read",
     "dead_letters:write",
 ]
