@@ -18,9 +18,11 @@ from arq.worker import func
 
 from app.clock import Clock, SystemClock
 from app.database.engine import Database, app_engine
-from app.delivery.jobs import DELIVER_TASK, NUDGE_TASK, deliver_destination, dispatch_due, nudge_delivery
-from app.flows.jobs import pull_flow, schedule_pulls
+from app.delivery.jobs import DELIVER_TASK, deliver_destination, dispatch_due, nudge_delivery
+from app.delivery.queue import NUDGE_TASK
+from app.flows.jobs import pull_flow, reconcile_due, reconcile_flow, schedule_pulls
 from app.flows.pull import PULL_TASK
+from app.flows.reconcile import RECONCILE_TASK
 from app.mail.senders import MailSender, sender_from_settings
 from app.mail.service import SEND_MAIL_TASK, send_mail
 from app.outbox.jobs import MAX_TRIES, outbox_job
@@ -38,10 +40,12 @@ FUNCTIONS = [
     # keep no result, so the next job for the same destination can be queued under the same id at once
     func(deliver_destination, name=DELIVER_TASK, keep_result=0, max_tries=3),
     func(outbox_job(pull_flow), name=PULL_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(outbox_job(reconcile_flow), name=RECONCILE_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
     cron(schedule_pulls, second={0}, unique=True, keep_result=0),
+    cron(reconcile_due, second={0}, unique=True, keep_result=0),
 ]
 
 

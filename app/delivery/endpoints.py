@@ -15,15 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
-from app.delivery.jobs import NUDGE_TASK
 from app.delivery.models import DeadLetter
-from app.delivery.queue import Change, enqueue
+from app.delivery.queue import Change, enqueue, nudge
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.pagination import DEFAULT_LIMIT, Page, keyset_page
 from app.http.problems import Problem
 from app.http.state import services_of
-from app.outbox.service import record_work
 from connectors.canonical import CanonicalError, parse_record, to_builtins
 from tenants.api_keys import ApiPrincipal
 from tenants.audit import record_audit
@@ -178,14 +176,7 @@ class DeadLetterController(Controller):
             [Change(row.entity_key, row.record_type, payload, now, True, correlation_id)],
             now,
         )
-        await record_work(
-            session,
-            NUDGE_TASK,
-            {"destinations": [str(row.destination_id)]},
-            tenant_id=principal.tenant_id,
-            correlation_id=correlation_id,
-            lane="urgent",
-        )
+        await nudge(session, principal.tenant_id, [row.destination_id], correlation_id)
         changes: dict[str, Any] = {"status": {"before": row.status, "after": "replayed"}}
         if fix is not None:
             changes["payload"] = {"before": before, "after": payload}

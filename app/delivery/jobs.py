@@ -16,7 +16,6 @@ from app.outbox.service import claim_work
 log = structlog.get_logger(__name__)
 
 DELIVER_TASK = "deliver_destination"
-NUDGE_TASK = "nudge_delivery"
 
 
 def deliver_job_id(destination_id: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.models import QueuedDelivery
 from app.flows.models import Flow, FlowDestination
+from app.outbox.service import record_work
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,28 @@ class Change:
     due_at: datetime
     is_urgent: bool = False
     correlation_id: str | None = None
+
+
+NUDGE_TASK = "nudge_delivery"
+
+
+async def nudge(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    destination_ids: Sequence[uuid.UUID],
+    correlation_id: str | None,
+) -> None:
+    """Start these destinations' deliveries now (urgent work), through the outbox: the wake-up is
+    committed with the work, and the once-a-second sweep is the fallback if Redis is away."""
+    if destination_ids:
+        await record_work(
+            session,
+            NUDGE_TASK,
+            {"destinations": sorted({str(d) for d in destination_ids})},
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            lane="urgent",
+        )
 
 
 async def enqueue(

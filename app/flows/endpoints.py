@@ -17,6 +17,7 @@ from app.api.auth import provide_principal, provide_tenant_session, requires_sco
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.publish import publish_all
 from app.flows.pull import queue_pull
+from app.flows.reconcile import queue_reconcile
 from app.flows.service import (
     DestinationSpec,
     FlowRejectedError,
@@ -81,6 +82,7 @@ class RunView(msgspec.Struct):
     skipped: int
     failed: int
     errors: list[dict[str, Any]]
+    details: dict[str, Any]
     correlation_id: str | None
     started_at: datetime
     finished_at: datetime | None
@@ -98,6 +100,7 @@ class RunView(msgspec.Struct):
             run.skipped_count,
             run.failed_count,
             run.errors,
+            run.details,
             run.correlation_id,
             run.started_at,
             run.finished_at,
@@ -291,11 +294,12 @@ class FlowController(Controller):
         flow_id: uuid.UUID,
         data: TriggerRun,
     ) -> RunView:
-        """Start a run now. A flow with a source connection reads it: ``full`` from the start,
+        """Start a run now. ``reconcile`` reads the destinations back, records drift and corrects it.
+        A flow with a source connection reads it: ``full`` from the start,
         ``incremental`` from the stored cursor (queued for a worker; follow it at /runs/{id}). A flow fed
         by the API has only ``full``: its whole canonical state is queued for every destination."""
         flow = await _flow(session, principal, flow_id)
-        allowed = ("full", "incremental") if flow.source_connection_id else ("full",)
+        allowed = ("full", "incremental", "reconcile") if flow.source_connection_id else ("full", "reconcile")
         if data.kind not in allowed:
             raise Problem(
                 422,
@@ -303,7 +307,9 @@ class FlowController(Controller):
                 errors=[{"path": "kind", "reason": f"one of {allowed}"}],
             )
         now, correlation_id = services_of(request).clock.now(), correlation_id_of(request.scope)
-        if flow.source_connection_id:
+        if data.kind == "reconcile":
+            run = await queue_reconcile(session, flow, now, correlation_id)
+        elif flow.source_connection_id:
             run = await queue_pull(session, flow, data.kind, now, correlation_id)
         else:
             run = await publish_all(session, flow, now, correlation_id)

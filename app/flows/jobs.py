@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+import msgspec
+from cronsim import CronSim
 from sqlalchemy import select
 
 from app.database.scope import DbScope
 from app.flows.models import Flow
 from app.flows.pull import pull, queue_pull
+from app.flows.reconcile import queue_reconcile, reconcile
 from app.flows.service import next_run
+from app.flows.settings import FlowSettings
 from app.outbox.service import claim_work
 
 
@@ -43,4 +48,30 @@ async def schedule_pulls(ctx: dict[str, Any]) -> str:
             )
             flow.next_run_at = next_run(flow.schedule or "", now)
             queued += 1
+    return f"queued {queued}"
+
+
+async def reconcile_flow(ctx: dict[str, Any], outbox_id: int) -> str:
+    """Outbox job: execute the reconcile run named in the row."""
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        message = await claim_work(session, outbox_id)
+        if message is None:
+            return "already-processed"
+        run_id = uuid.UUID(message.payload["run_id"])
+    run = await reconcile(ctx["settings"], ctx["db"], ctx["redis"], run_id, ctx["clock"].now)
+    return f"{run.status}: drifted {run.details.get('drifted', 0)}, corrected {run.written_count}"
+
+
+async def reconcile_due(ctx: dict[str, Any]) -> str:
+    """Cron, every minute: queue a reconcile run for each flow whose ``reconcile_schedule`` fired in the
+    minute that just began (the cron job is unique across workers, so each fires once)."""
+    now = ctx["clock"].now().replace(second=0, microsecond=0)
+    queued = 0
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        flows = (await session.scalars(select(Flow).where(Flow.is_enabled.is_(True)))).all()
+        for flow in flows:
+            schedule = msgspec.convert(flow.settings or {}, FlowSettings).reconcile_schedule
+            if schedule and next(CronSim(schedule, now - timedelta(seconds=1))) == now:
+                await queue_reconcile(session, flow, now, correlation_id=f"reconcile-{uuid.uuid4().hex[:16]}")
+                queued += 1
     return f"queued {queued}"

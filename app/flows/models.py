@@ -116,6 +116,8 @@ class Run(Base):
     cursor: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    """Kind-specific facts, e.g. a reconciliation's ``{"drift": [{sku, destination, expected, found}]}``."""
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -145,6 +147,7 @@ class Run(Base):
             skipped_count=0,
             failed_count=0,
             errors=[],
+            details={},
             correlation_id=correlation_id,
             started_at=started_at,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -17,6 +18,17 @@ class FlowSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """Delivery attempts before a dead letter."""
     price_floor: Decimal | None = None
     """Prices below this amount are refused (in the price's own currency)."""
+    reconcile_schedule: str | None = None
+    """A cron expression (UTC): when to read the destinations back, report drift and correct it."""
+
+    def __post_init__(self) -> None:
+        if self.reconcile_schedule is not None:
+            from cronsim import CronSim, CronSimError
+
+            try:
+                CronSim(self.reconcile_schedule, datetime.now(UTC))
+            except (CronSimError, ValueError) as error:
+                raise ValueError(f"reconcile_schedule: not a cron expression: {error}") from None
 
 
 class Allocation(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

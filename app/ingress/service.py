@@ -18,13 +18,11 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery.jobs import NUDGE_TASK
-from app.delivery.queue import Change, destinations_of, enqueue
+from app.delivery.queue import Change, destinations_of, enqueue, nudge
 from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
 from app.ingress.models import IngressEvent
 from app.inventory.service import apply_balances, apply_movements, apply_reservations, availability
-from app.outbox.service import record_work
 from app.prices.service import apply_prices
 from connectors.canonical import (
     CanonicalError,
@@ -219,20 +217,12 @@ async def _apply(
                 )
                 for o in orders
             ]
-    urgent: list[str] = []
+    urgent: list[uuid.UUID] = []
     for destination_id, destination_changes in changes.items():
         await enqueue(session, tenant_id, destination_id, destination_changes, now)
         if any(c.is_urgent for c in destination_changes):
-            urgent.append(str(destination_id))
-    if urgent:
-        await record_work(
-            session,
-            NUDGE_TASK,
-            {"destinations": urgent},
-            tenant_id=tenant_id,
-            correlation_id=correlation_id,
-            lane="urgent",
-        )
+            urgent.append(destination_id)
+    await nudge(session, tenant_id, urgent, correlation_id)
     return stale
 
 

@@ -20,8 +20,8 @@ from app.connections.service import create_connection
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.delivery.jobs import NUDGE_TASK
 from app.delivery.models import DeadLetter, QueuedDelivery
+from app.delivery.queue import NUDGE_TASK
 from app.flows.models import Flow, FlowDestination
 from app.outbox.models import OutboxMessage
 from app.recipes.models import Recipe, RecipeVersion

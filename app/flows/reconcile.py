@@ -1,0 +1,219 @@
+"""Reconciliation: read each destination back, compare with the canonical state, record the drift
+(sku, destination, expected, found) on the run, and queue a correction for every drifted entity.
+
+Destination records are made canonical with the destination template's default inbound recipe, so any
+template that can read the flow's domain can be reconciled.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from app.connections.models import Connection
+from app.connections.service import choice_of, connector_context
+from app.connections.tokens import ConnectionTokenStore
+from app.crypto import SecretBox
+from app.database.engine import Database
+from app.database.scope import DbScope
+from app.delivery.queue import Change, enqueue, nudge
+from app.delivery.ratelimit import RedisTokenBucket
+from app.flows.changes import price_changes, stock_changes
+from app.flows.models import Flow, FlowDestination, Run
+from app.flows.service import flow_destinations
+from app.flows.settings import Allocation
+from app.inventory.models import StockLevel
+from app.outbox.service import record_work
+from app.prices.models import PriceEntry
+from app.settings import Settings
+from connectors.canonical import Price, StockBalance
+from connectors.recipes import compile_recipe, default_recipe
+from connectors.sdk.domains import Domain
+from connectors.sdk.errors import ConnectorError
+from tenants.models import Tenant
+
+log = structlog.get_logger(__name__)
+
+RECONCILE_TASK = "reconcile_flow"
+MAX_DRIFT_KEPT = 1000
+
+
+async def _read_back(
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+    tenant: Tenant,
+    destination: FlowDestination,
+    domain: str,
+    correlation_id: str | None,
+) -> list[Any]:
+    """The destination's records for ``domain``, made canonical."""
+    box = SecretBox.from_settings(settings)
+    async with db.transaction(DbScope.system()) as session:
+        connection = await session.get(Connection, destination.connection_id)
+        assert connection is not None
+        template_class = (await choice_of(session, connection, tenant.partner_id)).template
+    spec = default_recipe(template_class.key, domain, "inbound")
+    if spec is None or Domain(domain) not in template_class.reads:
+        raise ConnectorError(f"{template_class.name} cannot read {domain} back")
+    recipe = compile_recipe(spec)
+    scope = DbScope.for_tenant(tenant.id, tenant.partner_id)
+    context = connector_context(
+        settings,
+        box,
+        connection,
+        token_store=ConnectionTokenStore(db, redis, box, scope),
+        correlation_id=correlation_id,
+    )
+    context = replace(
+        context, rate_limiter=RedisTokenBucket(redis, str(connection.id), template_class.rate_limit)
+    )
+    found: list[Any] = []
+    async with template_class(context) as template:
+        async for page in template.read(Domain(domain)):
+            found += [m.record for m in recipe.map_many(page.records) if m.record is not None]
+    return found
+
+
+async def reconcile(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID, now: Any) -> Run:
+    """Execute a queued reconcile run: drift per destination on ``run.details``, corrections queued."""
+    async with db.transaction(DbScope.system()) as session:
+        run = await session.get(Run, run_id)
+        assert run is not None
+        flow = await session.get(Flow, run.flow_id)
+        assert flow is not None
+        tenant = await session.get(Tenant, flow.tenant_id)
+        assert tenant is not None
+        destinations = await flow_destinations(session, flow.id)
+        run.status = "running"
+    drift: list[dict[str, Any]] = []
+    corrected = 0
+    try:
+        for destination in destinations:
+            found = await _read_back(
+                settings, db, redis, tenant, destination, flow.domain, run.correlation_id
+            )
+            run.read_count += len(found)
+            async with db.transaction(DbScope.for_tenant(tenant.id, tenant.partner_id)) as session:
+                changes = await _drifted(session, flow, destination, found, now(), run.correlation_id, drift)
+                await enqueue(session, tenant.id, destination.id, changes, now())
+                if changes:
+                    await nudge(session, tenant.id, [destination.id], run.correlation_id)
+                corrected += len(changes)
+        run.status = "succeeded"
+    except ConnectorError as error:
+        run.status = "failed"
+        run.error = error.message
+    run.written_count = corrected
+    run.details = {"drift": drift[:MAX_DRIFT_KEPT], "drifted": len(drift), "corrected": corrected}
+    run.finished_at = now()
+    async with db.transaction(DbScope.system()) as session:
+        await session.merge(run)
+    log.info("reconcile.done", flow=str(flow.id), drifted=len(drift), correlation_id=run.correlation_id)
+    return run
+
+
+async def _drifted(
+    session: Any,
+    flow: Flow,
+    destination: FlowDestination,
+    found: list[Any],
+    now: datetime,
+    correlation_id: str | None,
+    drift: list[dict[str, Any]],
+) -> list[Change]:
+    """Corrections for what differs; each difference is added to ``drift``."""
+    if flow.domain == "inventory":
+        allocation = msgspec.convert(destination.allocation or {}, Allocation)
+        seen = {
+            b.sku: b.on_hand
+            for b in found
+            if isinstance(b, StockBalance) and b.location == allocation.location_code
+        }
+        levels = (
+            await session.scalars(select(StockLevel).where(StockLevel.tenant_id == flow.tenant_id))
+        ).all()
+        by_sku: dict[str, dict[str, int]] = {}
+        for level in levels:
+            by_sku.setdefault(level.sku, {})[level.location] = level.available
+        wrong: dict[str, dict[str, int]] = {}
+        for sku, locations in by_sku.items():
+            expected = allocation.channel_available(locations)
+            if seen.get(sku) != expected:
+                drift.append(
+                    {
+                        "sku": sku,
+                        "destination": str(destination.id),
+                        "expected": expected,
+                        "found": seen.get(sku),
+                    }
+                )
+                wrong[sku] = locations
+        return [
+            replace(c, is_urgent=True, due_at=now)
+            for c in stock_changes(flow, destination, wrong, now, correlation_id)
+        ]
+    if flow.domain == "prices":
+        seen_prices = {(p.sku, p.price_list): p.amount for p in found if isinstance(p, Price)}
+        rows = (
+            await session.scalars(
+                select(PriceEntry).where(
+                    PriceEntry.tenant_id == flow.tenant_id,
+                    PriceEntry.effective_from <= now,
+                    (PriceEntry.effective_to.is_(None)) | (PriceEntry.effective_to > now),
+                )
+            )
+        ).all()
+        current: dict[tuple[str, str], PriceEntry] = {}
+        for row in rows:  # the latest start in force wins
+            key = (row.sku, row.price_list)
+            if key not in current or row.effective_from > current[key].effective_from:
+                current[key] = row
+        wrong_prices: list[Price] = []
+        for key, row in current.items():
+            price = row.to_price()
+            if seen_prices.get(key) is None or Decimal(seen_prices[key]) != price.amount:
+                drift.append(
+                    {
+                        "sku": key[0],
+                        "price_list": key[1],
+                        "destination": str(destination.id),
+                        "expected": str(price.amount),
+                        "found": None if key not in seen_prices else str(seen_prices[key]),
+                    }
+                )
+                wrong_prices.append(price)
+        return [
+            replace(c, is_urgent=True, due_at=now)
+            for c in price_changes(flow, wrong_prices, now, correlation_id)
+        ]
+    return []
+
+
+async def queue_reconcile(session: Any, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
+    run = Run.begin(
+        tenant_id=flow.tenant_id,
+        flow_id=flow.id,
+        kind="reconcile",
+        status="queued",
+        started_at=now,
+        correlation_id=correlation_id,
+    )
+    session.add(run)
+    await session.flush()
+    await record_work(
+        session,
+        RECONCILE_TASK,
+        {"run_id": str(run.id)},
+        tenant_id=flow.tenant_id,
+        correlation_id=correlation_id,
+    )
+    return run
