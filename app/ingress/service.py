@@ -23,6 +23,7 @@ from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
 from app.ingress.models import IngressEvent
 from app.inventory.service import apply_balances, apply_movements, apply_reservations, availability
+from app.orders.service import apply_orders
 from app.prices.service import apply_prices
 from connectors.canonical import (
     CanonicalError,
@@ -204,19 +205,26 @@ async def _apply(
         for flow, destination in targets:
             changes[destination.id] = price_changes(flow, current, now, correlation_id)
     else:
-        orders = [r for _, r, _, _ in fresh if isinstance(r, Order)]
+        orders = [(r, k) for _, r, k, _ in fresh if isinstance(r, Order)]
+        applied, moved = await apply_orders(session, tenant_id, [o for o, _ in orders], now)
+        stale = [k for (_, k), ok in zip(orders, applied, strict=True) if not ok]
+        current_orders = [o for o, k in orders if k not in stale]
         for _, destination in targets:
             changes[destination.id] = [
                 Change(
-                    f"order|{o.order_id}",
+                    f"order|{o.channel}|{o.order_id}",
                     "order",
                     to_builtins(o),
                     now,
                     True,
                     o.correlation_id or correlation_id,
                 )
-                for o in orders
+                for o in current_orders
             ]
+        if moved:  # orders reserve, commit or release stock: the channels' availability follows
+            by_sku = await availability(session, tenant_id, sorted(moved))
+            for flow, destination in await destinations_of(session, tenant_id, "inventory"):
+                changes[destination.id] = stock_changes(flow, destination, by_sku, now, correlation_id)
     urgent: list[uuid.UUID] = []
     for destination_id, destination_changes in changes.items():
         await enqueue(session, tenant_id, destination_id, destination_changes, now)
