@@ -15,6 +15,9 @@ from app.connections.templates import derive_template
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.flows.models import Flow
+from app.flows.service import DestinationSpec, create_flow
+from app.recipes.models import Recipe
 from app.recipes.service import save_recipe_version
 from app.settings import Settings
 from connectors.recipes import default_recipe
@@ -103,6 +106,44 @@ async def seed_integrations(
             spec=spec,
             template_key=template_key,
             created_by="demo-seed",
+        )
+    await seed_flows(session, partner, tenant)
+
+
+DEMO_FLOWS = (
+    ("Stock to the store files", "inventory", "Store stock files"),
+    ("Prices to the store files", "prices", "Store price files"),
+)
+
+
+async def seed_flows(session: AsyncSession, partner: Partner, tenant: Tenant) -> None:
+    """Flows fed by the API: stock and prices pushed to /api/v1/events land in the store files."""
+    store_files = await session.scalar(
+        select(Connection).where(Connection.tenant_id == tenant.id, Connection.name == "Store files")
+    )
+    assert store_files is not None
+    for name, domain, recipe_name in DEMO_FLOWS:
+        if await session.scalar(select(Flow.id).where(Flow.tenant_id == tenant.id, Flow.name == name)):
+            continue
+        recipe = await session.scalar(
+            select(Recipe).where(Recipe.tenant_id == tenant.id, Recipe.name == recipe_name)
+        )
+        assert recipe is not None
+        await create_flow(
+            session,
+            tenant_id=tenant.id,
+            partner_id=partner.id,
+            name=name,
+            domain=domain,
+            trigger="event",
+            settings={"batch_window_seconds": 2, "low_stock_threshold": 3},
+            destinations=[
+                DestinationSpec(
+                    store_files.id,
+                    recipe.id,
+                    allocation={"location_code": "S001"} if domain == "inventory" else None,
+                )
+            ],
         )
 
 

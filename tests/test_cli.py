@@ -216,6 +216,17 @@ def test_demo_runs_on_embedded_services(tmp_path: Path) -> None:
             assert check["ok"] is True, check
             recipes = http.get("/api/v1/recipes", headers=auth).json()["items"]
             assert len(recipes) == 3
+            # the demo's worker delivers stock pushed to the API into the store files
+            pushed = http.post(
+                "/api/v1/events/inventory",
+                json={"items": [{"sku": "TEA-001", "location": "WH1", "on_hand": 2}]},
+                headers=auth,
+            )
+            assert pushed.json()["accepted"] == 1
+            outbound = tmp_path / "data" / "files" / tenant.json()["id"] / "stores" / "outbound"
+            _wait_until(lambda: any(outbound.glob("stock_S001_*.csv")), time.monotonic() + 30)
+            written = next(outbound.glob("stock_S001_*.csv")).read_text()
+            assert "TEA-001" in written
             login = http.get("/login", headers={"Host": f"northwind.localhost:{port}"})
             assert "Northwind Retail Cloud" in login.text
             assert "shelfsync" not in login.text.lower()
