@@ -88,6 +88,10 @@ class Settings:
     """``FILE_ROOT``: local folders that file connections (flat files, EDI with ``transport: folder``) may
     use; each tenant gets ``FILE_ROOT/<tenant id>`` and nothing outside it (default ``DATA_DIR/files``)."""
 
+    delivery_lease_seconds: int = 120
+    """``DELIVERY_LEASE_SECONDS``: how long a worker holds the rows of a batch it is delivering; rows of
+    a worker that died become claimable again after this (default 120, longer than any write)."""
+
     connector_allow_private: bool = True
     """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
     in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
@@ -121,6 +125,16 @@ def _url(name: str, raw: str, schemes: set[str]) -> str:
     ):
         raise SettingsError(f"{name} must name a host, got {raw!r}")
     return raw
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 def parse_encryption_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
@@ -238,5 +252,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         connector_allowed_hosts=allowed_hosts,
         file_root=Path(get("FILE_ROOT") or data_dir / "files"),
+        delivery_lease_seconds=_positive_int(
+            "DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS") or "120"
+        ),
         connector_allow_private=allow_private,
     )

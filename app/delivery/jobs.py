@@ -3,6 +3,7 @@ row (urgent stock), and a once-a-second sweep for work whose batch window or eff
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -18,15 +19,18 @@ log = structlog.get_logger(__name__)
 DELIVER_TASK = "deliver_destination"
 
 
-def deliver_job_id(destination_id: str) -> str:
-    """One queued or running delivery job per destination; more would only fight over the same rows."""
-    return f"deliver:{destination_id}"
+def deliver_job_id(destination_id: str, now: float) -> str:
+    """At most one delivery job per destination per second: more would only fight over the same rows
+    (leases keep that safe, but wasteful). The second in the id matters: a job whose worker was killed
+    keeps its id busy in arq until its timeout, and must not block the next second's job."""
+    return f"deliver:{destination_id}:{int(now)}"
 
 
 async def wake(redis: ArqRedis, destination_ids: list[str], queue_name: str) -> None:
+    now = time.time()
     for destination_id in destination_ids:
         await redis.enqueue_job(
-            DELIVER_TASK, destination_id, _job_id=deliver_job_id(destination_id), _queue_name=queue_name
+            DELIVER_TASK, destination_id, _job_id=deliver_job_id(destination_id, now), _queue_name=queue_name
         )
 
 

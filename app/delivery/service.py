@@ -43,7 +43,6 @@ from tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 120
 MAX_BATCH = 500
 MAX_BACKOFF_SECONDS = 300
 
@@ -91,14 +90,14 @@ _CLAIM = text(
 
 
 async def claim(
-    db: Database, destination_id: uuid.UUID, now: datetime, limit: int
+    db: Database, destination_id: uuid.UUID, now: datetime, limit: int, lease_seconds: int
 ) -> tuple[uuid.UUID, list[Claimed]]:
     token = uuid.uuid4()
     async with db.transaction(DbScope.system()) as session:
         rows = await session.execute(
             _CLAIM,
             {
-                "until": now + timedelta(seconds=LEASE_SECONDS),
+                "until": now + timedelta(seconds=lease_seconds),
                 "token": token,
                 "destination": destination_id,
                 "now": now,
@@ -171,7 +170,9 @@ class Deliverer:
                     await choice_of(session, target.connection, target.tenant.partner_id)
                 ).template
             limit = min(template_class.batch_size, MAX_BATCH)
-            token, claimed = await claim(self.db, destination_id, self.now(), limit)
+            token, claimed = await claim(
+                self.db, destination_id, self.now(), limit, self.settings.delivery_lease_seconds
+            )
             if not claimed:
                 return report
             report.claimed += len(claimed)

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from app.clock import FrozenClock
 from app.database.engine import Database
-from app.delivery.service import LEASE_SECONDS, Deliverer, claim
+from app.delivery.service import Deliverer, claim
 from app.outbox.relay import OutboxRelay
 from app.redis import arq_redis_settings
 from app.settings import Settings
@@ -52,16 +52,20 @@ class TestDeadWorker:
         deliverer: Deliverer,
         clock: FrozenClock,
         db: Database,
+        settings: Settings,
     ) -> None:
         wiring = await wire(client, key, shop)
         await push(
             client, key, [{"sku": f"SKU-00{n}", "location": "WH1", "on_hand": 30} for n in range(1, 5)]
         )
         clock.advance(timedelta(seconds=6))
-        _, taken = await claim(db, uuid.UUID(wiring.destination_id), clock.now(), 100)  # then the worker dies
+        lease = settings.delivery_lease_seconds
+        _, taken = await claim(
+            db, uuid.UUID(wiring.destination_id), clock.now(), 100, lease
+        )  # then the worker dies
         assert len(taken) == 4
         assert (await deliver_all(deliverer, wiring, clock)).claimed == 0  # leased: nobody else takes them
-        report = await deliver_all(deliverer, wiring, clock, after=LEASE_SECONDS + 1)
+        report = await deliver_all(deliverer, wiring, clock, after=lease + 1)
         assert report.delivered == 4
         assert await shop.stock_writes() == 1
-        assert (await deliver_all(deliverer, wiring, clock, after=LEASE_SECONDS + 1)).claimed == 0
+        assert (await deliver_all(deliverer, wiring, clock, after=lease + 1)).claimed == 0
