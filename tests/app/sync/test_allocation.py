@@ -97,10 +97,8 @@ class TestEveryDestination:
         clock.advance(timedelta(seconds=10))
         for destination in ids:
             await deliverer.deliver_due(destination)
-        web, amazon = (
-            Allocation(**{**WEB, "share": Decimal("0.5")}),
-            Allocation(locations=["WH1"], location_code="AMZ"),
-        )
+        web = Allocation(location_code="WEB", share=Decimal("0.5"), safety_stock=2)
+        amazon = Allocation(locations=["WH1"], location_code="AMZ")
         for sku in skus:
             by_location = {loc: latest[(sku, loc)] for loc in ("WH1", "WH2")}
             assert shop.on_hand(sku, "WEB") == web.channel_available(by_location), sku
