@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database.upsert import CHUNK_ROWS
 from app.delivery.queue import Change, destinations_of, enqueue, nudge
 from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
@@ -130,29 +131,32 @@ async def ingest(
     if not records:
         return outcome
 
-    inserted = await session.execute(
-        insert(IngressEvent)
-        .values(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "domain": domain,
-                    "dedup_key": key,
-                    "record_type": RECORD_NAMES[type(record)],
-                    "payload": to_builtins(record),
-                    "outcome": "applied",
-                    "correlation_id": record.correlation_id or correlation_id,
-                    "received_at": now,
-                }
-                for _, record, key in records
-            ]
+    new_ids: dict[str, int] = {}
+    by_key = sorted(records, key=lambda entry: entry[2])  # key order: concurrent batches cannot deadlock
+    for start in range(0, len(by_key), CHUNK_ROWS):
+        inserted = await session.execute(
+            insert(IngressEvent)
+            .values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "domain": domain,
+                        "dedup_key": key,
+                        "record_type": RECORD_NAMES[type(record)],
+                        "payload": to_builtins(record),
+                        "outcome": "applied",
+                        "correlation_id": record.correlation_id or correlation_id,
+                        "received_at": now,
+                    }
+                    for _, record, key in by_key[start : start + CHUNK_ROWS]
+                ]
+            )
+            .on_conflict_do_nothing(
+                index_elements=[IngressEvent.tenant_id, IngressEvent.domain, IngressEvent.dedup_key]
+            )
+            .returning(IngressEvent.dedup_key, IngressEvent.id)
         )
-        .on_conflict_do_nothing(
-            index_elements=[IngressEvent.tenant_id, IngressEvent.domain, IngressEvent.dedup_key]
-        )
-        .returning(IngressEvent.dedup_key, IngressEvent.id)
-    )
-    new_ids: dict[str, int] = {row[0]: row[1] for row in inserted}
+        new_ids.update({row[0]: row[1] for row in inserted})
     fresh = [(index, record, key, new_ids[key]) for index, record, key in records if key in new_ids]
     outcome.duplicate += len(records) - len(fresh)
     outcome.accepted = len(fresh)
@@ -187,7 +191,10 @@ async def _apply(
         balances = [(r, k) for _, r, k, _ in fresh if isinstance(r, StockBalance)]
         applied = await apply_balances(session, tenant_id, [r for r, _ in balances], now)
         stale = [k for (_, k), ok in zip(balances, applied, strict=True) if not ok]
-        movements = [(r, event_id) for _, r, _, event_id in fresh if isinstance(r, StockMovement)]
+        movements = sorted(
+            ((r, event_id) for _, r, _, event_id in fresh if isinstance(r, StockMovement)),
+            key=lambda entry: (entry[0].sku, entry[0].location),
+        )
         await apply_movements(session, tenant_id, [r for r, _ in movements], [e for _, e in movements], now)
         await apply_reservations(
             session, tenant_id, [r for _, r, _, _ in fresh if isinstance(r, Reservation)], now

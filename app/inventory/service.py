@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database.upsert import upsert_newest
 from app.inventory.models import StockLevel, StockMovementEntry
 from connectors.canonical import Reservation, StockBalance, StockMovement
 
@@ -19,34 +20,26 @@ async def apply_balances(
     session: AsyncSession, tenant_id: uuid.UUID, balances: Sequence[StockBalance], now: datetime
 ) -> list[bool]:
     """Upsert counts; a count older than the stored ``source_version`` changes nothing (False)."""
-    applied: list[bool] = []
-    for balance in balances:
-        statement = insert(StockLevel).values(
-            tenant_id=tenant_id,
-            sku=balance.sku,
-            location=balance.location,
-            on_hand=balance.on_hand,
-            reserved=balance.reserved,
-            safety_stock=balance.safety_stock,
-            source_version=balance.source_version,
-            updated_at=now,
-        )
-        upsert = statement.on_conflict_do_update(
-            index_elements=[StockLevel.tenant_id, StockLevel.sku, StockLevel.location],
-            set_={
-                "on_hand": statement.excluded.on_hand,
-                "reserved": statement.excluded.reserved,
-                "safety_stock": statement.excluded.safety_stock,
-                "source_version": statement.excluded.source_version,
-                "updated_at": statement.excluded.updated_at,
-            },
-            where=text(
-                "stock_levels.source_version IS NULL OR excluded.source_version IS NULL"
-                " OR excluded.source_version > stock_levels.source_version"
-            ),
-        ).returning(StockLevel.sku)
-        applied.append((await session.execute(upsert)).first() is not None)
-    return applied
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "sku": balance.sku,
+            "location": balance.location,
+            "on_hand": balance.on_hand,
+            "reserved": balance.reserved,
+            "safety_stock": balance.safety_stock,
+            "source_version": balance.source_version,
+            "updated_at": now,
+        }
+        for balance in balances
+    ]
+    return await upsert_newest(
+        session,
+        StockLevel.__table__,  # type: ignore[arg-type]
+        rows,
+        ("tenant_id", "sku", "location"),
+        ("on_hand", "reserved", "safety_stock", "source_version", "updated_at"),
+    )
 
 
 async def _add(

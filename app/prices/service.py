@@ -6,10 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database.upsert import upsert_newest
 from app.prices.models import EVER, PriceEntry
 from connectors.canonical import Price
 
@@ -24,39 +23,27 @@ async def apply_prices(
     session: AsyncSession, tenant_id: uuid.UUID, prices: Sequence[Price], now: datetime
 ) -> list[bool]:
     """Upsert prices; one older than the stored ``source_version`` changes nothing (False)."""
-    applied: list[bool] = []
-    for price in prices:
-        statement = insert(PriceEntry).values(
-            tenant_id=tenant_id,
-            sku=price.sku,
-            price_list=price.price_list,
-            channel=price.channel or "",
-            region=price.region or "",
-            effective_from=price.effective_from or EVER,
-            effective_to=price.effective_to,
-            currency=price.currency,
-            amount=price.amount,
-            compare_at=price.compare_at,
-            source_version=price.source_version,
-            updated_at=now,
-        )
-        upsert = statement.on_conflict_do_update(
-            index_elements=["tenant_id", "sku", "price_list", "channel", "region", "effective_from"],
-            set_={
-                name: getattr(statement.excluded, name)
-                for name in (
-                    "effective_to",
-                    "currency",
-                    "amount",
-                    "compare_at",
-                    "source_version",
-                    "updated_at",
-                )
-            },
-            where=text(
-                "prices.source_version IS NULL OR excluded.source_version IS NULL"
-                " OR excluded.source_version > prices.source_version"
-            ),
-        ).returning(PriceEntry.sku)
-        applied.append((await session.execute(upsert)).first() is not None)
-    return applied
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "sku": price.sku,
+            "price_list": price.price_list,
+            "channel": price.channel or "",
+            "region": price.region or "",
+            "effective_from": price.effective_from or EVER,
+            "effective_to": price.effective_to,
+            "currency": price.currency,
+            "amount": price.amount,
+            "compare_at": price.compare_at,
+            "source_version": price.source_version,
+            "updated_at": now,
+        }
+        for price in prices
+    ]
+    return await upsert_newest(
+        session,
+        PriceEntry.__table__,  # type: ignore[arg-type]
+        rows,
+        ("tenant_id", "sku", "price_list", "channel", "region", "effective_from"),
+        ("effective_to", "currency", "amount", "compare_at", "source_version", "updated_at"),
+    )

@@ -10,6 +10,12 @@ Writes: ``PUT /prices/{sku}`` (422 for a bad amount or currency, 404 for an unkn
 malformed item rejected on its own). ``GET /whoami`` echoes the caller; ``GET /items/{sku}`` reads one.
 ``POST /_sandbox/rest/touch`` with ``{"resource": "items", "sku": "SKU-003"}`` changes a record as if
 someone edited it at the source, for incremental reads.
+
+Options for benchmarks (off by default): ``create_app(skus=N)`` seeds N more items ``BENCH-0000001`` …
+so writes for them are accepted; ``POST /prices/batch`` (``{"items": [...]}``, at most 100, results as
+for stock) sets many prices in one call; ``create_app(record_writes=True)`` keeps a log of every stored
+write (resource, id, value, time.time() when stored), read with ``GET /_sandbox/rest/writes?after=N``;
+``GET /_sandbox/rest/state/{resource}`` returns a whole table.
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ class RetailStore:
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     stock: dict[str, dict[str, Any]] = field(default_factory=dict)
     sequence: int = 0
+    synthetic_items: int = 0
+    """Benchmarks: how many generated items (``BENCH-0000001`` …) ``seed`` adds after the fixed ones."""
+    writes: list[tuple[str, str, Any, float]] | None = None
+    """Benchmarks: (resource, id, value, time stored) of every write, when recording is on."""
 
     def stamp(self, record: dict[str, Any], sequence: int | None = None) -> dict[str, Any]:
         """Mark ``record`` as changed now: ``updated_at`` and ``version`` grow with every change."""
@@ -94,12 +104,31 @@ class RetailStore:
                 }
                 self.stock[row["id"]] = self.stamp(row, order + 20)
         self.sequence = 100
+        for n in range(1, self.synthetic_items + 1):
+            sku = synthetic_sku(n)
+            self.items[sku] = {
+                "sku": sku,
+                "title": f"Bench item {n}",
+                "version": 0,
+                "updated_at": "2024-05-01T08:00:00Z",
+            }
+        if self.writes is not None:
+            self.writes.clear()
+
+    def record(self, resource: str, key: str, value: Any) -> None:
+        if self.writes is not None:
+            self.writes.append((resource, key, value, time.time()))
 
     def rows(self, resource: str, since: str | None) -> list[dict[str, Any]]:
         table = {"items": self.items, "prices": self.prices, "stock": self.stock}[resource]
         return [
             dict(table[key]) for key in sorted(table) if since is None or table[key]["updated_at"] > since
         ]
+
+
+def synthetic_sku(n: int) -> str:
+    """The SKU of the ``n``-th generated item (from 1) of ``create_app(skus=...)``."""
+    return f"BENCH-{n:07d}"
 
 
 def _int_param(request: Request[Any, Any, Any], name: str, default: int, minimum: int = 0) -> int:
@@ -212,6 +241,15 @@ def _stock_problem(store: RetailStore, item: Any) -> str | None:
     return None
 
 
+def _batch_items(body: Any) -> list[Any]:
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ValidationException(detail='the body must be {"items": [...]}')
+    if len(items) > MAX_BATCH:
+        raise ValidationException(detail=f"at most {MAX_BATCH} items per batch")
+    return items
+
+
 async def _json(request: Request[Any, Any, Any]) -> Any:
     try:
         return await request.json()
@@ -267,12 +305,15 @@ def create_app(
     bearer_token: str = "sandbox-token",  # noqa: S107 - test equipment
     signing_secret: str = DEFAULT_SIGNING_SECRET,
     clock: Callable[[], float] = time.time,
+    skus: int | None = None,
+    record_writes: bool = False,
 ) -> Litestar:
     """The API; ``auth`` is one of none, api_key, basic, bearer, oauth2 (tokens from the oauth sandbox
-    signed with the same ``signing_secret``)."""
+    signed with the same ``signing_secret``). ``skus`` adds that many generated items and
+    ``record_writes`` logs every stored write (both for benchmarks)."""
     if auth not in ("none", "api_key", "basic", "bearer", "oauth2"):
         raise ValueError(f"unknown auth scheme {auth!r}")
-    store = RetailStore()
+    store = RetailStore(synthetic_items=skus or 0, writes=[] if record_writes else None)
     store.seed()
 
     @get([f"/{style}/{resource}" for style in STYLES for resource in RESOURCES])
@@ -296,15 +337,7 @@ def create_app(
             "user_agent": request.headers.get("user-agent"),
         }
 
-    @put("/prices/{sku:str}")
-    async def put_price(sku: str, request: Request[Any, Any, Any]) -> Response[Any]:
-        """Create or replace the price of ``sku`` on a price list."""
-        if sku not in store.items:
-            raise NotFoundException(detail=f"no item with sku {sku!r}")
-        body = await _json(request)
-        problem = _price_problem(body)
-        if problem:
-            return Response({"error": problem}, status_code=422)
+    def store_price(sku: str, body: dict[str, Any]) -> dict[str, Any]:
         price_list = body.get("price_list", "retail")
         price = {
             "id": f"{sku}:{price_list}",
@@ -314,17 +347,41 @@ def create_app(
             "currency": body["currency"],
         }
         store.prices[price["id"]] = store.stamp(price)
-        return Response(price)
+        store.record("prices", price["id"], price["amount"])
+        return price
+
+    @put("/prices/{sku:str}")
+    async def put_price(sku: str, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Create or replace the price of ``sku`` on a price list."""
+        if sku not in store.items:
+            raise NotFoundException(detail=f"no item with sku {sku!r}")
+        body = await _json(request)
+        problem = _price_problem(body)
+        if problem:
+            return Response({"error": problem}, status_code=422)
+        return Response(store_price(sku, body))
+
+    @post("/prices/batch", status_code=200)
+    async def post_prices(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Set many prices (``{"items": [{"sku", "amount", "currency", "price_list"?}]}``); each item
+        succeeds or fails on its own."""
+        items = _batch_items(await _json(request))
+        results: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            problem = _price_problem(item)
+            if problem is None and item.get("sku") not in store.items:
+                problem = f"unknown sku {item.get('sku')!r}"
+            if problem:
+                results.append({"index": index, "status": "error", "error": problem})
+                continue
+            price = store_price(item["sku"], item)
+            results.append({"index": index, "status": "ok", "id": price["id"]})
+        return {"results": results}
 
     @post("/stock/batch", status_code=200)
     async def post_stock(request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Set stock for many SKU × location pairs; each item succeeds or fails on its own."""
-        body = await _json(request)
-        items = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise ValidationException(detail='the body must be {"items": [...]}')
-        if len(items) > MAX_BATCH:
-            raise ValidationException(detail=f"at most {MAX_BATCH} items per batch")
+        items = _batch_items(await _json(request))
         results: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             problem = _stock_problem(store, item)
@@ -339,6 +396,7 @@ def create_app(
                 "reserved": item.get("reserved", 0),
             }
             store.stock[row["id"]] = store.stamp(row)
+            store.record("stock", row["id"], row["on_hand"])
             results.append({"index": index, "status": "ok", "id": row["id"]})
         return {"results": results}
 
@@ -357,12 +415,31 @@ def create_app(
             raise NotFoundException(detail=f"no {resource} for sku {sku!r}")
         return {"touched": len(touched), "updated_at": touched[-1]["updated_at"]}
 
+    @get("/_sandbox/rest/writes")
+    async def list_writes(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Recorded writes from index ``after`` on (at most 50,000), and the index to ask from next."""
+        if store.writes is None:
+            raise NotFoundException(detail="writes are not recorded; create_app(record_writes=True)")
+        after = _int_param(request, "after", 0)
+        chunk = store.writes[after : after + 50_000]
+        return {"writes": chunk, "next": after + len(chunk)}
+
+    @get("/_sandbox/rest/state/{resource:str}")
+    async def state(resource: str) -> dict[str, Any]:
+        """A whole table as stored: ``items``, ``prices`` or ``stock``."""
+        table = {"items": store.items, "prices": store.prices, "stock": store.stock}.get(resource)
+        if table is None:
+            raise NotFoundException(detail=f"resource must be one of {', '.join(RESOURCES)}")
+        return table
+
     guard = _guard_for(auth, api_key, username, password, bearer_token, signing_secret, clock)
     api = Router(
-        path="/", route_handlers=[list_records, get_item, whoami, put_price, post_stock], guards=[guard]
+        path="/",
+        route_handlers=[list_records, get_item, whoami, put_price, post_prices, post_stock],
+        guards=[guard],
     )
     control = SandboxControl()
     control.reset_hooks.append(store.seed)
-    app = sandbox_app([api, touch], control=control)
+    app = sandbox_app([api, touch, list_writes, state], control=control)
     app.state.store = store
     return app

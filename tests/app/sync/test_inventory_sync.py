@@ -243,3 +243,23 @@ class TestFailures:
         report = await deliver_all(deliverer, wiring, clock)
         assert report.delivered == 1
         assert shop.on_hand("SKU-004") == 9
+
+
+class TestConcurrentIngest:
+    async def test_overlapping_batches_in_different_orders_all_land(
+        self, client: AsyncTestClient[Any], key: str, shop: Shop
+    ) -> None:
+        await wire(client, key, shop)
+        rng = random.Random(11)
+        batches = []
+        for worker in range(4):
+            items = [count(f"SKU-{n:04d}", rng.randint(0, 50), worker + 1) for n in range(300)]
+            rng.shuffle(items)
+            batches.append(items)
+        answers = await asyncio.gather(*(push(client, key, items) for items in batches))
+        assert [a.status_code for a in answers] == [202] * 4, [
+            a.text for a in answers if a.status_code != 202
+        ]
+        assert sum(a.json()["accepted"] for a in answers) == 1200
+        stock = (await client.get("/api/v1/stock?sku=SKU-0007", headers=bearer(key))).json()["items"]
+        assert stock[0]["source_version"] == 4
