@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
@@ -145,6 +145,17 @@ async def recipe_spec(session: AsyncSession, destination: FlowDestination) -> di
     return version.spec
 
 
+async def lock_lease(session: AsyncSession, token: uuid.UUID) -> None:
+    """Lock a lease's rows in entity order, the order ingest updates them in, so settling a batch and a
+    concurrent ingest never wait for each other in a circle (a deadlock)."""
+    await session.execute(
+        select(QueuedDelivery.id)
+        .where(QueuedDelivery.lease_token == token)
+        .order_by(QueuedDelivery.entity_key)
+        .with_for_update()
+    )
+
+
 class Deliverer:
     """Everything a delivery needs from the process: settings, database, Redis, a clock."""
 
@@ -240,6 +251,7 @@ class Deliverer:
 
     async def _defer(self, token: uuid.UUID, claimed: list[Claimed], seconds: float) -> None:
         async with self.db.transaction(DbScope.system()) as session:
+            await lock_lease(session, token)
             await session.execute(
                 update(QueuedDelivery)
                 .where(QueuedDelivery.id.in_([c.id for c in claimed]), QueuedDelivery.lease_token == token)
@@ -258,58 +270,64 @@ class Deliverer:
     ) -> None:
         now = self.now()
         errors: list[dict[str, Any]] = []
-        async with self.db.transaction(DbScope.system()) as session:
-            for item, result in zip(claimed, results, strict=True):
-                mine = (QueuedDelivery.id == item.id, QueuedDelivery.lease_token == token)
-                if result.status in ("ok", "skipped"):
-                    report.delivered += result.status == "ok"
-                    report.skipped += result.status == "skipped"
-                    done = await session.execute(
-                        delete(QueuedDelivery)
-                        .where(*mine, QueuedDelivery.revision == item.revision)
-                        .returning(QueuedDelivery.id)
-                    )
-                    if done.first() is None:  # a newer value arrived meanwhile: it stays queued
-                        await session.execute(
-                            update(QueuedDelivery).where(*mine).values(leased_until=None, lease_token=None)
-                        )
-                    continue
-                errors.append({"entity": item.entity_key, "error": result.error})
-                attempts = item.attempts + 1
-                if result.retryable and attempts < target.settings.max_attempts:
-                    report.retried += 1
-                    wait = retry_after if retry_after is not None else backoff_seconds(attempts)
-                    await session.execute(
-                        update(QueuedDelivery)
-                        .where(*mine)
-                        .values(
-                            attempts=attempts,
-                            last_error=result.error,
-                            leased_until=None,
-                            lease_token=None,
-                            due_at=now + timedelta(seconds=wait),
-                        )
-                    )
-                    continue
+        done: list[Claimed] = []
+        retry: dict[int, list[tuple[Claimed, str | None]]] = {}
+        dead: list[tuple[Claimed, str]] = []
+        for item, result in zip(claimed, results, strict=True):
+            if result.status in ("ok", "skipped"):
+                report.delivered += result.status == "ok"
+                report.skipped += result.status == "skipped"
+                done.append(item)
+                continue
+            errors.append({"entity": item.entity_key, "error": result.error})
+            attempts = item.attempts + 1
+            if result.retryable and attempts < target.settings.max_attempts:
+                report.retried += 1
+                retry.setdefault(attempts, []).append((item, result.error))
+            else:
                 report.dead_lettered += 1
-                session.add(
-                    DeadLetter(
-                        tenant_id=target.tenant.id,
-                        destination_id=target.destination.id,
-                        entity_key=item.entity_key,
-                        record_type=item.record_type,
-                        payload=item.payload,
-                        error=result.error or "failed",
-                        attempts=attempts,
-                        correlation_id=item.correlation_id,
+                dead.append((item, result.error or "failed"))
+        async with self.db.transaction(DbScope.system()) as session:
+            await lock_lease(session, token)
+            # Delivered or given up: gone, unless a newer value arrived meanwhile (then it stays queued).
+            finished = done + [item for item, _ in dead]
+            if finished:
+                await session.execute(
+                    delete(QueuedDelivery).where(
+                        QueuedDelivery.lease_token == token,
+                        tuple_(QueuedDelivery.id, QueuedDelivery.revision).in_(
+                            [(i.id, i.revision) for i in finished]
+                        ),
                     )
                 )
+            for attempts, items in sorted(retry.items()):
+                wait = retry_after if retry_after is not None else backoff_seconds(attempts)
                 await session.execute(
-                    delete(QueuedDelivery).where(*mine, QueuedDelivery.revision == item.revision)
+                    update(QueuedDelivery)
+                    .where(
+                        QueuedDelivery.lease_token == token, QueuedDelivery.id.in_([i.id for i, _ in items])
+                    )
+                    .values(attempts=attempts, last_error=items[0][1], due_at=now + timedelta(seconds=wait))
                 )
-                await session.execute(
-                    update(QueuedDelivery).where(*mine).values(leased_until=None, lease_token=None)
+            # Whatever this lease still holds (retries, and rows a newer value replaced) is free again.
+            await session.execute(
+                update(QueuedDelivery)
+                .where(QueuedDelivery.lease_token == token)
+                .values(leased_until=None, lease_token=None)
+            )
+            session.add_all(
+                DeadLetter(
+                    tenant_id=target.tenant.id,
+                    destination_id=target.destination.id,
+                    entity_key=item.entity_key,
+                    record_type=item.record_type,
+                    payload=item.payload,
+                    error=error,
+                    attempts=item.attempts + 1,
+                    correlation_id=item.correlation_id,
                 )
+                for item, error in dead
+            )
             run.written_count = sum(r.status == "ok" for r in results)
             run.skipped_count = sum(r.status == "skipped" for r in results)
             run.failed_count = sum(r.status == "failed" for r in results)

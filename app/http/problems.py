@@ -94,6 +94,11 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         headers.update(exc.headers or {})
+    elif isinstance(exc, DBAPIError) and _is_contention(exc):
+        status, detail = HTTP_503_SERVICE_UNAVAILABLE, "The request met a concurrent change; retry it."
+        type_slug = "retry-conflict"
+        headers["Retry-After"] = "1"
+        log.warning("request.contention", error=str(exc.orig).splitlines()[0] if exc.orig else "")
     elif isinstance(exc, OperationalError | InterfaceError | DBAPIError | OSError) and _is_outage(exc):
         status, detail = HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly."
         type_slug = "database-unavailable"
@@ -109,6 +114,19 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         log.exception("request.failed", path=request.url.path)
     body = problem_body(status, detail, request.url.path, type_slug=type_slug, **extra)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+CONTENTION_STATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: nothing was written; the same request
+retried succeeds."""
+
+
+def _is_contention(exc: DBAPIError) -> bool:
+    original = exc.orig
+    for candidate in (original, getattr(original, "__cause__", None)):
+        if getattr(candidate, "sqlstate", None) in CONTENTION_STATES:
+            return True
+    return False
 
 
 def _is_outage(exc: Exception) -> bool:
