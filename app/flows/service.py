@@ -140,8 +140,8 @@ async def create_flow(
     now: datetime | None = None,
 ) -> Flow:
     problems: Problems = []
-    if domain not in ("inventory", "prices", "orders"):
-        problems.append(("domain", "flows of inventory, prices and orders run today"))
+    if domain not in ("items", "inventory", "prices", "orders"):
+        problems.append(("domain", "flows of items, inventory, prices and orders run today"))
     if trigger not in ("event", "schedule", "manual"):
         problems.append(("trigger", "one of event, schedule, manual"))
     next_run_at = None

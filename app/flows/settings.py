@@ -18,6 +18,8 @@ class FlowSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """Delivery attempts before a dead letter."""
     price_floor: Decimal | None = None
     """Prices below this amount are refused (in the price's own currency)."""
+    min_margin_percent: Decimal | None = None
+    """Prices whose margin over the item's unit cost (same currency) is below this are refused."""
     reconcile_schedule: str | None = None
     """A cron expression (UTC): when to read the destinations back, report drift and correct it."""
 

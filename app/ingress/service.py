@@ -11,7 +11,8 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import update
@@ -24,10 +25,12 @@ from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
 from app.ingress.models import IngressEvent
 from app.inventory.service import apply_balances, apply_movements, apply_reservations, availability
+from app.items.service import apply_items, unit_costs
 from app.orders.service import apply_orders
 from app.prices.service import apply_prices
 from connectors.canonical import (
     CanonicalError,
+    Item,
     Order,
     Price,
     Record,
@@ -38,7 +41,7 @@ from connectors.canonical import (
     to_builtins,
 )
 
-DOMAINS = ("inventory", "prices", "orders")
+DOMAINS = ("items", "inventory", "prices", "orders")
 MAX_ITEMS = 10_000
 
 
@@ -65,12 +68,17 @@ def inventory_type(item: Any) -> type[Record]:
 
 
 RECORD_NAMES: dict[type[Record], str] = {
+    Item: "item",
     StockBalance: "stock_balance",
     StockMovement: "stock_movement",
     Reservation: "reservation",
     Price: "price",
     Order: "order",
 }
+
+
+DOMAIN_RECORDS: dict[str, type[Record]] = {"items": Item, "prices": Price, "orders": Order}
+"""The record each stream carries (inventory items are told apart by their fields)."""
 
 
 def dedup_key(record: Record, record_type: str) -> str:
@@ -82,9 +90,7 @@ def dedup_key(record: Record, record_type: str) -> str:
 
 
 def _parse(domain: str, index: int, item: Any, outcome: IngestOutcome) -> Record | None:
-    record_class: type[Record] = (
-        inventory_type(item) if domain == "inventory" else Price if domain == "prices" else Order
-    )
+    record_class = inventory_type(item) if domain == "inventory" else DOMAIN_RECORDS[domain]
     try:
         record = parse(record_class, item)
     except CanonicalError as error:
@@ -112,12 +118,16 @@ async def ingest(
     targets = await destinations_of(session, tenant_id, domain, flow_id)
     records: list[tuple[int, Record, str]] = []
     seen: set[str] = set()
-    for index, item in enumerate(items):
-        record = _parse(domain, index, item, outcome)
+    parsed = [(index, _parse(domain, index, item, outcome)) for index, item in enumerate(items)]
+    costs: dict[str, tuple[Decimal, str]] = {}
+    flows = [flow for flow, _ in targets]
+    if domain == "prices" and any(flow_settings(flow).min_margin_percent is not None for flow in flows):
+        costs = await unit_costs(session, tenant_id, [r.sku for _, r in parsed if isinstance(r, Price)])
+    for index, record in parsed:
         if record is None:
             continue
         if isinstance(record, Price):
-            problem = price_guard(record, [flow for flow, _ in targets])
+            problem = price_guard(record, flows, costs.get(record.sku))
             if problem:
                 outcome.reject(index, *problem)
                 continue
@@ -204,6 +214,23 @@ async def _apply(
             by_sku = await availability(session, tenant_id, touched)
             for flow, destination in targets:
                 changes[destination.id] = stock_changes(flow, destination, by_sku, now, correlation_id)
+    elif domain == "items":
+        entries = [(r, k) for _, r, k, _ in fresh if isinstance(r, Item)]
+        applied = await apply_items(session, tenant_id, [r for r, _ in entries], now)
+        stale = [k for (_, k), ok in zip(entries, applied, strict=True) if not ok]
+        current_items = [r for r, k in entries if k not in stale]
+        for flow, destination in targets:
+            due = now + timedelta(seconds=flow_settings(flow).batch_window_seconds)
+            changes[destination.id] = [
+                Change(
+                    item.sku,
+                    "item",
+                    to_builtins(item),
+                    due,
+                    correlation_id=item.correlation_id or correlation_id,
+                )
+                for item in current_items
+            ]
     elif domain == "prices":
         prices = [(r, k) for _, r, k, _ in fresh if isinstance(r, Price)]
         applied = await apply_prices(session, tenant_id, [r for r, _ in prices], now)
@@ -241,11 +268,25 @@ async def _apply(
     return stale
 
 
-def price_guard(price: Price, flows: Sequence[Flow]) -> tuple[str, str] | None:
-    """A price below a flow's floor is refused (the model already refuses negatives and unknown
-    currencies)."""
+def price_guard(
+    price: Price, flows: Sequence[Flow], cost: tuple[Decimal, str] | None = None
+) -> tuple[str, str] | None:
+    """A price below a flow's floor, or whose margin over the item's unit cost (in the same currency)
+    is below the flow's minimum, is refused; the model already refuses negatives and unknown currencies."""
     for flow in flows:
-        floor = flow_settings(flow).price_floor
-        if floor is not None and price.amount < floor:
-            return ("amount", f"{price.amount} is below the floor {floor} of flow {flow.name!r}")
+        settings = flow_settings(flow)
+        if settings.price_floor is not None and price.amount < settings.price_floor:
+            return (
+                "amount",
+                f"{price.amount} is below the floor {settings.price_floor} of flow {flow.name!r}",
+            )
+        minimum = settings.min_margin_percent
+        if minimum is not None and cost is not None and cost[1] == price.currency:
+            margin = (price.amount - cost[0]) / price.amount * 100 if price.amount else Decimal(-100)
+            if margin < minimum:
+                return (
+                    "amount",
+                    f"margin {margin:.1f}% over the unit cost {cost[0].normalize():f} {cost[1]} is below the"
+                    f" minimum {minimum}% of flow {flow.name!r}",
+                )
     return None

@@ -124,3 +124,43 @@ class TestPriceSync:
         assert run.json()["read"] == 7
         await deliver_all(deliverer, wiring, clock, after=3)
         assert {shop_price(shop, f"SKU-00{n}") for n in range(1, 8)} == {f"{n}.00" for n in range(1, 8)}
+
+
+class TestMarginRule:
+    async def test_a_price_under_the_minimum_margin_is_refused_with_the_cost(
+        self, client: AsyncTestClient[Any], key: str, shop: Shop
+    ) -> None:
+        await price_flow(client, key, shop, min_margin_percent="25")
+        items = await client.post(
+            "/api/v1/events/items",
+            json={
+                "items": [
+                    {
+                        "sku": "SKU-005",
+                        "title": "Brass lamp",
+                        "unit_cost": {"amount": "60.00", "currency": "EUR"},
+                    }
+                ]
+            },
+            headers=bearer(key),
+        )
+        assert items.status_code == 202, items.text
+        assert items.json()["accepted"] == 1
+        body = await push_prices(
+            client,
+            key,
+            [
+                {"sku": "SKU-005", "amount": "75.00", "currency": "EUR"},  # 20 % margin
+                {"sku": "SKU-005", "amount": "89.00", "currency": "EUR", "price_list": "retail"},  # 32.6 %
+                {"sku": "SKU-006", "amount": "1.00", "currency": "EUR"},  # no known cost: no rule to apply
+            ],
+        )
+        assert body["accepted"] == 2
+        assert body["errors"] == [
+            {
+                "index": 0,
+                "field": "amount",
+                "reason": "margin 20.0% over the unit cost 60 EUR is below the minimum 25%"
+                " of flow 'prices to the web shop'",
+            }
+        ]
