@@ -64,6 +64,8 @@ class RetailStore:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     stock: dict[str, dict[str, Any]] = field(default_factory=dict)
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Orders as the shop shows them, by order id: status and lines, set with ``PUT /orders/{id}``."""
     sequence: int = 0
     synthetic_items: int = 0
     """Benchmarks: how many generated items (``BENCH-0000001`` …) ``seed`` adds after the fixed ones."""
@@ -83,6 +85,7 @@ class RetailStore:
         self.items.clear()
         self.prices.clear()
         self.stock.clear()
+        self.orders.clear()
         for (sku, title, gtin, brand, category, amount), order in zip(_ITEMS, _CHANGE_ORDER, strict=True):
             item = {"sku": sku, "title": title, "gtin": gtin, "brand": brand, "category": category}
             self.items[sku] = self.stamp(item, order)
@@ -432,10 +435,26 @@ def create_app(
             raise NotFoundException(detail=f"resource must be one of {', '.join(RESOURCES)}")
         return table
 
+    @put("/orders/{order_id:str}")
+    async def put_order(order_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Create or update an order (its status as the ERP reports it, and its lines)."""
+        body = await _json(request)
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str) or not status:
+            return Response({"error": "status is required"}, status_code=422)
+        lines = body.get("lines", [])
+        if not isinstance(lines, list) or any(
+            not isinstance(line, dict) or "sku" not in line for line in lines
+        ):
+            return Response({"error": "lines must be objects with a sku"}, status_code=422)
+        order = {"id": order_id, "status": status, "lines": lines}
+        store.orders[order_id] = store.stamp(order)
+        return Response(order)
+
     guard = _guard_for(auth, api_key, username, password, bearer_token, signing_secret, clock)
     api = Router(
         path="/",
-        route_handlers=[list_records, get_item, whoami, put_price, post_prices, post_stock],
+        route_handlers=[list_records, get_item, whoami, put_price, post_prices, post_stock, put_order],
         guards=[guard],
     )
     control = SandboxControl()

@@ -106,7 +106,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "writes": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"prices": _WRITE, "inventory": _WRITE},
+            "properties": {"prices": _WRITE, "inventory": _WRITE, "orders": _WRITE},
             "default": {},
         },
     },
@@ -232,7 +232,7 @@ class RestTemplate(ConnectorTemplate):
     name: ClassVar[str] = "Generic REST/JSON"
     kind: ClassVar[Kind] = Kind.ERP
     reads: ClassVar[frozenset[Domain]] = frozenset({Domain.ITEMS, Domain.PRICES, Domain.INVENTORY})
-    writes: ClassVar[frozenset[Domain]] = frozenset({Domain.PRICES, Domain.INVENTORY})
+    writes: ClassVar[frozenset[Domain]] = frozenset({Domain.PRICES, Domain.INVENTORY, Domain.ORDERS})
     config_schema: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     auth: ClassVar[tuple[AuthKind, ...]] = ("none", "api_key", "basic", "bearer", "oauth2_client_credentials")
     rate_limit: ClassVar[RateLimit] = RateLimit(rate=5, burst=10)

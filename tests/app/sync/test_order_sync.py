@@ -10,7 +10,8 @@ from litestar.testing import AsyncTestClient
 from app.clock import FrozenClock
 from app.delivery.service import Deliverer
 from tests.app.api.calls import bearer
-from tests.app.sync.conftest import Shop, deliver_all, push, wire
+from tests.app.sync.conftest import Shop, Wiring, deliver_all, push, wire
+from tests.app.sync.test_sources import connect, save_recipe
 
 
 def order(status: str, version: int, quantity: int = 3) -> dict[str, Any]:
@@ -77,3 +78,42 @@ class TestOrderStock:
         report = await deliver_all(deliverer, wiring, clock)  # no waiting: 2 left is below the threshold of 3
         assert report.delivered == 1
         assert shop.on_hand("SKU-005") == 2
+
+
+class TestOrderStatusBack:
+    async def test_status_changes_reach_the_channel(
+        self, client: AsyncTestClient[Any], key: str, shop: Shop, deliverer: Deliverer, clock: FrozenClock
+    ) -> None:
+        """The ERP reports the order shipped; the orders flow sends the new status to the web shop."""
+        channel = await connect(
+            client,
+            key,
+            "web shop orders",
+            "rest",
+            {
+                "base_url": shop.url,
+                "api_key": "sandbox-key",
+                "writes": {"orders": {"path": "/orders/{order_id}", "method": "PUT"}},
+            },
+        )
+        recipe = await save_recipe(client, key, "order status", "rest", "orders", "outbound")
+        flow = await client.post(
+            "/api/v1/flows",
+            json={
+                "name": "order status to the shop",
+                "domain": "orders",
+                "destinations": [{"connection_id": channel, "recipe_id": recipe}],
+            },
+            headers=bearer(key),
+        )
+        assert flow.status_code == 201, flow.text
+        wiring = Wiring(flow.json()["id"], flow.json()["destinations"][0]["id"], channel, "order status")
+        await push_orders(client, key, [order("confirmed", 1)])
+        await deliver_all(deliverer, wiring, clock)
+        assert shop.store.orders["WEB-1001"]["status"] == "confirmed"
+        await push_orders(client, key, [order("shipped", 2)])
+        await deliver_all(deliverer, wiring, clock)
+        assert shop.store.orders["WEB-1001"]["status"] == "shipped"
+        assert shop.store.orders["WEB-1001"]["lines"] == [
+            {"sku": "SKU-005", "quantity": 3, "unit_price": "89.00"}
+        ]
