@@ -20,7 +20,8 @@ from app.clock import Clock, SystemClock
 from app.database.engine import Database, app_engine
 from app.delivery.jobs import DELIVER_TASK, deliver_destination, dispatch_due, nudge_delivery
 from app.delivery.queue import NUDGE_TASK
-from app.flows.jobs import pull_flow, reconcile_due, reconcile_flow, schedule_pulls
+from app.flows.jobs import publish_flow, pull_flow, reconcile_due, reconcile_flow, schedule_pulls
+from app.flows.publish import PUBLISH_TASK
 from app.flows.pull import PULL_TASK
 from app.flows.reconcile import RECONCILE_TASK
 from app.mail.senders import MailSender, sender_from_settings
@@ -41,6 +42,7 @@ FUNCTIONS = [
     func(deliver_destination, name=DELIVER_TASK, keep_result=0, max_tries=3),
     func(outbox_job(pull_flow), name=PULL_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(outbox_job(reconcile_flow), name=RECONCILE_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(outbox_job(publish_flow), name=PUBLISH_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),

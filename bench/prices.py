@@ -139,6 +139,7 @@ async def publish(
                 wrong += 1
             elif key not in stored:
                 stored[key] = at
+    run = (await client.get(f"/api/v1/runs/{run['id']}")).json()  # the run is queued, then done by a worker
     last = max(stored.values(), default=answered)
     first = min(stored.values(), default=answered)
     is_complete = len(stored) == len(wanted)
@@ -148,6 +149,7 @@ async def publish(
     return {
         "run_id": run["id"],
         "run_read": run["read"],
+        "run_status": run["status"],
         "trigger_request_seconds": round(answered - started, 2),
         "first_price_stored_after_s": round(first - started, 2) if stored else None,
         "complete": is_complete,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
 from app.flows.models import Flow, FlowDestination, Run
-from app.flows.publish import publish_all
+from app.flows.publish import queue_publish
 from app.flows.pull import queue_pull
 from app.flows.reconcile import queue_reconcile
 from app.flows.service import (
@@ -312,7 +312,7 @@ class FlowController(Controller):
         elif flow.source_connection_id:
             run = await queue_pull(session, flow, data.kind, now, correlation_id)
         else:
-            run = await publish_all(session, flow, now, correlation_id)
+            run = await queue_publish(session, flow, now, correlation_id)
         await record_audit(
             session,
             request_actor(request, "api_key", principal.key_id),

@@ -11,7 +11,8 @@ from cronsim import CronSim
 from sqlalchemy import select
 
 from app.database.scope import DbScope
-from app.flows.models import Flow
+from app.flows.models import Flow, Run
+from app.flows.publish import publish_all
 from app.flows.pull import pull, queue_pull
 from app.flows.reconcile import queue_reconcile, reconcile
 from app.flows.service import next_run
@@ -75,3 +76,18 @@ async def reconcile_due(ctx: dict[str, Any]) -> str:
                 await queue_reconcile(session, flow, now, correlation_id=f"reconcile-{uuid.uuid4().hex[:16]}")
                 queued += 1
     return f"queued {queued}"
+
+
+async def publish_flow(ctx: dict[str, Any], outbox_id: int) -> str:
+    """Outbox job: execute the queued full run named in the row (queue the whole canonical state)."""
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        message = await claim_work(session, outbox_id)
+        if message is None:
+            return "already-processed"
+        run = await session.get(Run, uuid.UUID(message.payload["run_id"]))
+        assert run is not None
+        flow = await session.get(Flow, run.flow_id)
+        assert flow is not None
+        run.status = "running"
+        await publish_all(session, flow, run, ctx["clock"].now())
+        return f"queued {run.read_count} records per destination"

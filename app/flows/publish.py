@@ -13,16 +13,40 @@ from app.flows.changes import price_changes, stock_changes
 from app.flows.models import Flow, Run
 from app.flows.service import flow_destinations
 from app.inventory.models import StockLevel
+from app.outbox.service import record_work
 from app.prices.models import PriceEntry
 
+PUBLISH_TASK = "publish_flow"
 
-async def publish_all(session: AsyncSession, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
+
+async def queue_publish(session: AsyncSession, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
+    """A queued full run and the outbox row that starts it on a worker (a 250,000-price publish takes
+    longer than any HTTP request should)."""
+    run = Run.begin(
+        tenant_id=flow.tenant_id,
+        flow_id=flow.id,
+        kind="full",
+        status="queued",
+        started_at=now,
+        correlation_id=correlation_id,
+    )
+    session.add(run)
+    await session.flush()
+    await record_work(
+        session,
+        PUBLISH_TASK,
+        {"run_id": str(run.id)},
+        tenant_id=flow.tenant_id,
+        correlation_id=correlation_id,
+    )
+    return run
+
+
+async def publish_all(session: AsyncSession, flow: Flow, run: Run, now: datetime) -> Run:
     """Queue every SKU's stock (inventory) or every price (prices) for each destination; the run
     records how many records were read."""
     destinations = await flow_destinations(session, flow.id)
-    run = Run.begin(
-        tenant_id=flow.tenant_id, flow_id=flow.id, kind="full", correlation_id=correlation_id, started_at=now
-    )
+    correlation_id = run.correlation_id
     read = 0
     if flow.domain == "inventory":
         levels = (
@@ -50,6 +74,5 @@ async def publish_all(session: AsyncSession, flow: Flow, now: datetime, correlat
     run.read_count = read
     run.status = "succeeded"
     run.finished_at = now
-    session.add(run)
     await session.flush()
     return run

@@ -9,9 +9,12 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from app.clock import FrozenClock
+from app.database.engine import Database
 from app.delivery.service import Deliverer
+from app.settings import Settings
 from tests.app.api.calls import bearer
 from tests.app.sync.conftest import Shop, Wiring, deliver_all
+from tests.app.sync.test_delivery_worker import relay_and_work
 from tests.app.sync.test_sources import connect, save_recipe
 
 WRITES = {"prices": {"path": "/prices/{sku}", "method": "PUT"}}
@@ -109,7 +112,14 @@ class TestPriceSync:
         assert shop_price(shop, "SKU-004") == "44.00"
 
     async def test_full_run_republishes_every_price(
-        self, client: AsyncTestClient[Any], key: str, shop: Shop, deliverer: Deliverer, clock: FrozenClock
+        self,
+        client: AsyncTestClient[Any],
+        key: str,
+        shop: Shop,
+        deliverer: Deliverer,
+        clock: FrozenClock,
+        settings: Settings,
+        db: Database,
     ) -> None:
         wiring = await price_flow(client, key, shop)
         await push_prices(
@@ -121,7 +131,10 @@ class TestPriceSync:
             f"/api/v1/flows/{wiring.flow_id}/runs", json={"kind": "full"}, headers=bearer(key)
         )
         assert run.status_code == 202
-        assert run.json()["read"] == 7
+        assert run.json()["status"] == "queued"
+        await relay_and_work(settings, db)  # a worker queues the whole price list
+        done = (await client.get(f"/api/v1/runs/{run.json()['id']}", headers=bearer(key))).json()
+        assert (done["status"], done["read"]) == ("succeeded", 7)
         await deliver_all(deliverer, wiring, clock, after=3)
         assert {shop_price(shop, f"SKU-00{n}") for n in range(1, 8)} == {f"{n}.00" for n in range(1, 8)}
 
