@@ -48,6 +48,8 @@ class ConnectionView(msgspec.Struct):
     template: str
     config: dict[str, Any]
     secrets_set: list[str]
+    rate_limit: dict[str, Any] | None
+    batch_size: int | None
     status: str
     status_reason: str | None
     last_checked_at: datetime | None
@@ -64,6 +66,8 @@ class ConnectionView(msgspec.Struct):
             row.template_key,
             row.config,
             row.secret_names,
+            row.rate_limit,
+            row.batch_size,
             row.status,
             row.status_reason,
             row.last_checked_at,
@@ -74,15 +78,30 @@ class ConnectionView(msgspec.Struct):
         )
 
 
+class RateLimitInput(msgspec.Struct, forbid_unknown_fields=True):
+    rate: Annotated[float, msgspec.Meta(gt=0, le=10_000)]
+    """Requests per second on average."""
+    burst: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+
+
+BatchSize = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+
+
 class CreateConnection(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     template: Annotated[str, msgspec.Meta(min_length=1, max_length=63)]
     config: dict[str, Any] = msgspec.field(default_factory=dict)
     """Config and secrets together; fields the template marks ``writeOnly`` are sealed and never returned."""
+    rate_limit: RateLimitInput | None = None
+    """The rate agreed with the remote system, shared by all workers; default: the template's."""
+    batch_size: BatchSize | None = None
+    """Records per write, at most the template's own; default: the template's."""
 
 
 class UpdateConnection(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | None = None
+    rate_limit: RateLimitInput | None = None
+    batch_size: BatchSize | None = None
     config: dict[str, Any] | None = None
     """Keys given replace the stored ones (``null`` removes one); secrets not given are kept."""
 
@@ -153,6 +172,8 @@ class ConnectionController(Controller):
                 template_key=data.template,
                 values=data.config,
             )
+            row.rate_limit = msgspec.to_builtins(data.rate_limit) if data.rate_limit else None
+            row.batch_size = data.batch_size
         except UnknownTemplateError:
             raise Problem(
                 422,
@@ -171,6 +192,8 @@ class ConnectionController(Controller):
             tenant_id=principal.tenant_id,
             changes={
                 "after": {
+                    "rate_limit": row.rate_limit,
+                    "batch_size": row.batch_size,
                     "name": row.name,
                     "template": row.template_key,
                     "config": row.config,
@@ -216,6 +239,13 @@ class ConnectionController(Controller):
                 values=data.config,
                 now=services_of(request).clock.now(),
             )
+            for field, value in (
+                ("rate_limit", msgspec.to_builtins(data.rate_limit) if data.rate_limit else None),
+                ("batch_size", data.batch_size),
+            ):
+                if value is not None and value != getattr(row, field):
+                    changes[field] = {"before": getattr(row, field), "after": value}
+                    setattr(row, field, value)
         except ConfigError as error:
             raise _config_problem(error) from None
         except IntegrityError:

@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,6 +66,10 @@ class Connection(Base):
     secrets_sealed: Mapped[str | None] = mapped_column(Text)
     """``SecretBox`` output (``<key id>:<base64>``) bound to this row's id; never returned."""
     secret_names: Mapped[list[str]] = mapped_column(ARRAY(String(100)), server_default="{}")
+    rate_limit: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    """``{"rate": requests/s, "burst": n}`` agreed with the remote system; None: the template's own."""
+    batch_size: Mapped[int | None] = mapped_column(Integer)
+    """Records per write; None: the template's own."""
     status: Mapped[str] = mapped_column(String(32), server_default="active")
     status_reason: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

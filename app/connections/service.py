@@ -22,8 +22,9 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.derived import apply_derivation
 from connectors.sdk.errors import ConfigError, ConnectorError
 from connectors.sdk.network import NetworkPolicy
+from connectors.sdk.ratelimit import RateLimit
 from connectors.sdk.results import ConnectionCheck
-from connectors.sdk.template import check_connection
+from connectors.sdk.template import ConnectorTemplate, check_connection
 from connectors.sdk.tokens import TokenStore
 
 
@@ -205,3 +206,15 @@ async def get_connection(
     return await session.scalar(
         select(Connection).where(Connection.tenant_id == tenant_id, Connection.id == connection_id)
     )
+
+
+def effective_rate_limit(row: Connection, template: type[ConnectorTemplate]) -> RateLimit:
+    """The rate agreed for this connection, else the template's default."""
+    if row.rate_limit:
+        return RateLimit(rate=float(row.rate_limit["rate"]), burst=int(row.rate_limit["burst"]))
+    return template.rate_limit
+
+
+def effective_batch_size(row: Connection, template: type[ConnectorTemplate]) -> int:
+    """Records per write: the connection's own, never above what the template accepts."""
+    return min(row.batch_size or template.batch_size, template.batch_size)

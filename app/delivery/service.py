@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.connections.service import choice_of, connector_context
+from app.connections.service import choice_of, connector_context, effective_batch_size, effective_rate_limit
 from app.connections.tokens import ConnectionTokenStore
 from app.crypto import SecretBox
 from app.database.engine import Database
@@ -180,7 +180,7 @@ class Deliverer:
                 template_class = (
                     await choice_of(session, target.connection, target.tenant.partner_id)
                 ).template
-            limit = min(template_class.batch_size, MAX_BATCH)
+            limit = min(effective_batch_size(target.connection, template_class), MAX_BATCH)
             token, claimed = await claim(
                 self.db, destination_id, self.now(), limit, self.settings.delivery_lease_seconds
             )
@@ -234,7 +234,8 @@ class Deliverer:
                 ),
                 correlation_id=claimed[0].correlation_id,
             )
-            limiter = RedisTokenBucket(self.redis, breaker_key, template_class.rate_limit)
+            limit_rate = effective_rate_limit(target.connection, template_class)
+            limiter = RedisTokenBucket(self.redis, breaker_key, limit_rate)
             context = replace(context, rate_limiter=limiter)
             try:
                 async with template_class(context) as template:

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from app.connections.models import Connection
-from app.connections.service import choice_of, connector_context
+from app.connections.service import choice_of, connector_context, effective_rate_limit
 from app.connections.tokens import ConnectionTokenStore
 from app.crypto import SecretBox
 from app.database.engine import Database
@@ -94,7 +94,10 @@ async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID
         correlation_id=run.correlation_id,
     )
     context = replace(
-        context, rate_limiter=RedisTokenBucket(redis, str(connection.id), template_class.rate_limit)
+        context,
+        rate_limiter=RedisTokenBucket(
+            redis, str(connection.id), effective_rate_limit(connection, template_class)
+        ),
     )
     cursor = flow.cursor if run.kind == "incremental" else None
     try:

@@ -263,3 +263,28 @@ class TestConcurrentIngest:
         assert sum(a.json()["accepted"] for a in answers) == 1200
         stock = (await client.get("/api/v1/stock?sku=SKU-0007", headers=bearer(key))).json()["items"]
         assert stock[0]["source_version"] == 4
+
+
+class TestConnectionLimits:
+    async def test_agreed_batch_size_and_rate_are_used_and_audited(
+        self, client: AsyncTestClient[Any], key: str, shop: Shop, deliverer: Deliverer, clock: FrozenClock
+    ) -> None:
+        wiring = await wire(client, key, shop)
+        changed = await client.patch(
+            f"/api/v1/connections/{wiring.connection_id}",
+            json={"batch_size": 3, "rate_limit": {"rate": 50, "burst": 50}},
+            headers=bearer(key),
+        )
+        assert changed.status_code == 200, changed.text
+        assert (changed.json()["batch_size"], changed.json()["rate_limit"]) == (
+            3,
+            {"rate": 50.0, "burst": 50},
+        )
+        refused = await client.patch(
+            f"/api/v1/connections/{wiring.connection_id}", json={"batch_size": 0}, headers=bearer(key)
+        )
+        assert refused.status_code == 400
+        await push(client, key, [count(sku, 40, 1) for sku in SKUS])
+        report = await deliver_all(deliverer, wiring, clock, after=6)
+        assert report.delivered == len(SKUS)
+        assert await shop.stock_writes() == 3  # 3 + 3 + 1
