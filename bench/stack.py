@@ -194,11 +194,11 @@ async def queue_state(settings: Settings) -> dict[str, Any]:
 # -- processes ---------------------------------------------------------------------------------
 
 
-@dataclass
 DESTINATION_RATE = {"rate": 200, "burst": 200}
 """Requests per second agreed with the sandbox destination (100 records each)."""
 
 
+@dataclass
 class Process:
     name: str
     popen: subprocess.Popen[bytes]
