@@ -38,6 +38,7 @@ from app.portal.auth import AuthController
 from app.portal.context import LoginRequired
 from app.portal.home import HomeController
 from app.prices.endpoints import PriceController
+from app.promotions.endpoints import PromotionController
 from app.recipes.endpoints import RecipeController
 from app.redis import redis_client
 from app.settings import Settings
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             FlowController,
             RunController,
             EventController,
+            PromotionController,
         ],
         security=[{"apiKey": []}],
     )

@@ -11,6 +11,7 @@ from app.mail import models as _mail_models  # noqa: F401
 from app.orders import models as _order_models  # noqa: F401
 from app.outbox import models as _outbox_models  # noqa: F401
 from app.prices import models as _price_models  # noqa: F401
+from app.promotions import models as _promotion_models  # noqa: F401
 from app.recipes import models as _recipe_models  # noqa: F401
 from tenants import api_keys as _api_keys  # noqa: F401
 from tenants import audit as _audit  # noqa: F401

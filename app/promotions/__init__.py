@@ -1,0 +1,1 @@
+"""Promotions as a governed workflow: lifecycle, validation rules, approval (deployment comes next)."""
