@@ -120,6 +120,15 @@ class TestPropose:
         )
         assert_problem(again, 409, "duplicate-code")
 
+    async def test_list_filters_by_state(self, client: AsyncTestClient[Any], keys: tuple[str, str]) -> None:
+        created = await propose(client, keys[0], promotion())
+        drafts = (await client.get("/api/v1/promotions?state=draft", headers=bearer(keys[0]))).json()["items"]
+        assert [p["id"] for p in drafts] == [created["id"]]
+        approved = (await client.get("/api/v1/promotions?state=approved", headers=bearer(keys[0]))).json()[
+            "items"
+        ]
+        assert approved == []
+
     async def test_other_tenant(
         self, client: AsyncTestClient[Any], keys: tuple[str, str], world: World, db: Database
     ) -> None:
