@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
-from app.delivery.models import DeadLetter
+from app.delivery.models import DeadLetter, QueuedDelivery
 from app.delivery.queue import Change, enqueue, nudge
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
@@ -169,13 +169,24 @@ class DeadLetterController(Controller):
         payload = before if fix is None else _edited_payload(row, fix)
         now = services_of(request).clock.now()
         correlation_id = row.correlation_id or correlation_id_of(request.scope)
-        await enqueue(
-            session,
-            principal.tenant_id,
-            row.destination_id,
-            [Change(row.entity_key, row.record_type, payload, now, True, correlation_id)],
-            now,
+        newer = await session.scalar(
+            select(QueuedDelivery).where(
+                QueuedDelivery.destination_id == row.destination_id,
+                QueuedDelivery.entity_key == row.entity_key,
+            )
         )
+        if newer is not None and fix is None:
+            # A newer value of the same entity is already waiting: it carries the latest state, so it goes
+            # now instead of the old one (replaying the old value would undo a newer change).
+            newer.due_at, newer.is_urgent = now, True
+        else:
+            await enqueue(
+                session,
+                principal.tenant_id,
+                row.destination_id,
+                [Change(row.entity_key, row.record_type, payload, now, True, correlation_id)],
+                now,
+            )
         await nudge(session, principal.tenant_id, [row.destination_id], correlation_id)
         changes: dict[str, Any] = {"status": {"before": row.status, "after": "replayed"}}
         if fix is not None:

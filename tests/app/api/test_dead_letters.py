@@ -348,7 +348,7 @@ class TestReplayDeadLetter:
         assert nudge is not None
         assert (nudge.payload, nudge.lane) == ({"destinations": [str(seeded.a1)]}, "urgent")
 
-    async def test_replaces_a_queued_value_of_the_same_entity(
+    async def test_a_newer_queued_value_goes_now_instead_of_the_old_one(
         self,
         client: AsyncTestClient[Any],
         key: str,
@@ -372,8 +372,8 @@ class TestReplayDeadLetter:
         response = await client.post(f"{URL}/{dead_letter_id}/replay", headers=bearer(key))
         assert response.status_code == 200, response.text
         [row] = await queued(db)
-        assert row.payload == balance("SKU-1")
-        assert (row.revision, row.is_urgent, row.due_at) == (2, True, clock.now())
+        assert row.payload == balance("SKU-1", on_hand=40)  # the newer value is kept, not undone
+        assert (row.revision, row.is_urgent, row.due_at) == (1, True, clock.now())
 
     async def test_twice_is_a_conflict(
         self, client: AsyncTestClient[Any], key: str, world: World, db: Database, seeded: Seeded
