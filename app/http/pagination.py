@@ -1,4 +1,4 @@
-"""Cursor pagination (``?limit=&cursor=`` → ``next_cursor``) over a (timestamp, id) ordering."""
+"""Cursor pagination (``?limit=&cursor=`` → ``next_cursor``) over an ordering by unique key columns."""
 
 from __future__ import annotations
 
@@ -30,32 +30,6 @@ class Page(msgspec.Struct, Generic[T]):
     next_cursor: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """A position: the last item's sort timestamp and id."""
-
-    at: datetime
-    id: uuid.UUID
-
-    def encode(self) -> str:
-        raw = json.dumps([self.at.isoformat(), str(self.id)]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str) -> Cursor:
-        try:
-            padded = value + "=" * (-len(value) % 4)
-            at, ident = json.loads(base64.urlsafe_b64decode(padded))
-            return cls(datetime.fromisoformat(at), uuid.UUID(ident))
-        except (ValueError, TypeError, json.JSONDecodeError):
-            raise Problem(
-                400,
-                "The cursor is not one this API returned.",
-                type_slug="invalid-cursor",
-                errors=[{"path": "cursor", "reason": "malformed"}],
-            ) from None
-
-
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise Problem(
@@ -64,28 +38,6 @@ def check_limit(limit: int) -> int:
             errors=[{"path": "limit", "reason": f"must be between 1 and {MAX_LIMIT}"}],
         )
     return limit
-
-
-async def newest_first(
-    session: AsyncSession,
-    query: Select[Any],
-    order: tuple[InstrumentedAttribute[datetime], InstrumentedAttribute[uuid.UUID]],
-    limit: int,
-    cursor: str | None,
-    view: Callable[[Any], T],
-) -> Page[T]:
-    """One page of ``query`` newest first by ``order`` (a timestamp column and the id column)."""
-    at, ident = order
-    ordered = query.order_by(at.desc(), ident.desc()).limit(check_limit(limit) + 1)
-    if cursor:
-        position = Cursor.decode(cursor)
-        ordered = ordered.where(tuple_(at, ident) < (position.at, position.id))
-    rows = list((await session.scalars(ordered)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows else None
-    next_cursor = Cursor(getattr(last, at.key), getattr(last, ident.key)).encode() if more and last else None
-    return Page([view(row) for row in rows], next_cursor)
 
 
 _KEY_KINDS: tuple[type, ...] = (datetime, int, str, uuid.UUID)
@@ -109,7 +61,7 @@ def _key_value(kind: type, raw: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class KeyCursor:
     """A position in an ordering by any columns (timestamps, integers, strings, uuids): the last
-    item's values of those columns, for lists that are not ordered by (timestamp, uuid)."""
+    item's values of those columns."""
 
     values: tuple[Any, ...]
 
@@ -167,3 +119,15 @@ async def keyset_page(
         KeyCursor(tuple(getattr(last, column.key) for column in order)).encode() if more and last else None
     )
     return Page([view(row) for row in rows], next_cursor)
+
+
+async def newest_first(
+    session: AsyncSession,
+    query: Select[Any],
+    order: tuple[InstrumentedAttribute[datetime], InstrumentedAttribute[uuid.UUID]],
+    limit: int,
+    cursor: str | None,
+    view: Callable[[Any], T],
+) -> Page[T]:
+    """One page of ``query`` newest first by ``order`` (a timestamp column and the id column)."""
+    return await keyset_page(session, query, order, limit, cursor, view, is_descending=True)
