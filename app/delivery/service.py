@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,14 +21,13 @@ from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.connections.service import choice_of, connector_context, effective_batch_size, effective_rate_limit
-from app.connections.tokens import ConnectionTokenStore
+from app.connections.runtime import worker_context
+from app.connections.service import choice_of, effective_batch_size
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.breaker import CircuitBreaker
 from app.delivery.models import DeadLetter, QueuedDelivery
-from app.delivery.ratelimit import RedisTokenBucket
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.settings import FlowSettings
 from app.recipes.models import Recipe, RecipeVersion
@@ -222,21 +221,16 @@ class Deliverer:
         except (InvalidRecipeError, CanonicalError) as error:
             results = [WriteResult.failed(i, f"cannot prepare: {error}") for i in range(len(claimed))]
         else:
-            context = connector_context(
+            context = worker_context(
                 self.settings,
+                self.db,
+                self.redis,
                 self.box,
                 target.connection,
-                token_store=ConnectionTokenStore(
-                    self.db,
-                    self.redis,
-                    self.box,
-                    DbScope.for_tenant(target.tenant.id, target.tenant.partner_id),
-                ),
-                correlation_id=claimed[0].correlation_id,
+                target.tenant,
+                template_class,
+                claimed[0].correlation_id,
             )
-            limit_rate = effective_rate_limit(target.connection, template_class)
-            limiter = RedisTokenBucket(self.redis, breaker_key, limit_rate)
-            context = replace(context, rate_limiter=limiter)
             try:
                 async with template_class(context) as template:
                     results = await deliver_batch(template, Domain(target.flow.domain), records, recipe)

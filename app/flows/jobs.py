@@ -14,6 +14,7 @@ from app.database.scope import DbScope
 from app.flows.models import Flow, Run
 from app.flows.publish import publish_all
 from app.flows.pull import pull, queue_pull
+from app.flows.queued_runs import claimed_run_id
 from app.flows.reconcile import queue_reconcile, reconcile
 from app.flows.service import next_run
 from app.flows.settings import FlowSettings
@@ -22,11 +23,9 @@ from app.outbox.service import claim_work
 
 async def pull_flow(ctx: dict[str, Any], outbox_id: int) -> str:
     """Outbox job: execute the pull run named in the row."""
-    async with ctx["db"].transaction(DbScope.system()) as session:
-        message = await claim_work(session, outbox_id)
-        if message is None:
-            return "already-processed"
-        run_id = uuid.UUID(message.payload["run_id"])
+    run_id = await claimed_run_id(ctx, outbox_id)
+    if run_id is None:
+        return "already-processed"
     run = await pull(ctx["settings"], ctx["db"], ctx["redis"], run_id, ctx["clock"].now)
     return f"{run.status}: read {run.read_count}, accepted {run.written_count}, failed {run.failed_count}"
 
@@ -54,11 +53,9 @@ async def schedule_pulls(ctx: dict[str, Any]) -> str:
 
 async def reconcile_flow(ctx: dict[str, Any], outbox_id: int) -> str:
     """Outbox job: execute the reconcile run named in the row."""
-    async with ctx["db"].transaction(DbScope.system()) as session:
-        message = await claim_work(session, outbox_id)
-        if message is None:
-            return "already-processed"
-        run_id = uuid.UUID(message.payload["run_id"])
+    run_id = await claimed_run_id(ctx, outbox_id)
+    if run_id is None:
+        return "already-processed"
     run = await reconcile(ctx["settings"], ctx["db"], ctx["redis"], run_id, ctx["clock"].now)
     return f"{run.status}: drifted {run.details.get('drifted', 0)}, corrected {run.written_count}"
 

@@ -11,35 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.delivery.queue import Change, enqueue
 from app.flows.changes import price_changes, stock_changes
 from app.flows.models import Flow, Run
+from app.flows.queued_runs import queue_run
 from app.flows.service import flow_destinations
 from app.inventory.models import StockLevel
-from app.outbox.service import record_work
 from app.prices.models import PriceEntry
 
 PUBLISH_TASK = "publish_flow"
 
 
 async def queue_publish(session: AsyncSession, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
-    """A queued full run and the outbox row that starts it on a worker (a 250,000-price publish takes
-    longer than any HTTP request should)."""
-    run = Run.begin(
-        tenant_id=flow.tenant_id,
-        flow_id=flow.id,
-        kind="full",
-        status="queued",
-        started_at=now,
-        correlation_id=correlation_id,
-    )
-    session.add(run)
-    await session.flush()
-    await record_work(
-        session,
-        PUBLISH_TASK,
-        {"run_id": str(run.id)},
-        tenant_id=flow.tenant_id,
-        correlation_id=correlation_id,
-    )
-    return run
+    """A queued full run, done by a worker (a 250,000-price publish outlasts any HTTP request)."""
+    return await queue_run(session, flow, "full", PUBLISH_TASK, now, correlation_id)
 
 
 async def publish_all(session: AsyncSession, flow: Flow, run: Run, now: datetime) -> Run:

@@ -5,24 +5,23 @@ the cursor moves with each page, so a run cut short resumes where it stopped."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.connections.service import choice_of, connector_context, effective_rate_limit
-from app.connections.tokens import ConnectionTokenStore
+from app.connections.runtime import worker_context
+from app.connections.service import choice_of
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.delivery.ratelimit import RedisTokenBucket
 from app.flows.models import Flow, Run
+from app.flows.queued_runs import queue_run
 from app.ingress.service import ingest
-from app.outbox.service import record_work
 from app.recipes.models import Recipe, RecipeVersion
 from app.settings import Settings
 from connectors.canonical import to_builtins
@@ -86,19 +85,7 @@ async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID
         run.started_at = now()
     recipe = await source_recipe(db, flow)
     scope = DbScope.for_tenant(tenant.id, tenant.partner_id)
-    context = connector_context(
-        settings,
-        box,
-        connection,
-        token_store=ConnectionTokenStore(db, redis, box, scope),
-        correlation_id=run.correlation_id,
-    )
-    context = replace(
-        context,
-        rate_limiter=RedisTokenBucket(
-            redis, str(connection.id), effective_rate_limit(connection, template_class)
-        ),
-    )
+    context = worker_context(settings, db, redis, box, connection, tenant, template_class, run.correlation_id)
     cursor = flow.cursor if run.kind == "incremental" else None
     try:
         async with template_class(context) as template:
@@ -136,19 +123,8 @@ async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID
     return run
 
 
-async def queue_pull(session: Any, flow: Flow, kind: str, now: datetime, correlation_id: str | None) -> Run:
-    """A queued run row and the outbox row that starts it on a worker."""
-    run = Run.begin(
-        tenant_id=flow.tenant_id,
-        flow_id=flow.id,
-        kind=kind,
-        status="queued",
-        correlation_id=correlation_id,
-        started_at=now,
-    )
-    session.add(run)
-    await session.flush()
-    await record_work(
-        session, PULL_TASK, {"run_id": str(run.id)}, tenant_id=flow.tenant_id, correlation_id=correlation_id
-    )
-    return run
+async def queue_pull(
+    session: AsyncSession, flow: Flow, kind: str, now: datetime, correlation_id: str | None
+) -> Run:
+    """A queued pull (``full`` or ``incremental``), done by a worker."""
+    return await queue_run(session, flow, kind, PULL_TASK, now, correlation_id)

@@ -17,21 +17,21 @@ import msgspec
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.connections.service import choice_of, connector_context, effective_rate_limit
-from app.connections.tokens import ConnectionTokenStore
+from app.connections.runtime import worker_context
+from app.connections.service import choice_of
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.queue import Change, enqueue, nudge
-from app.delivery.ratelimit import RedisTokenBucket
 from app.flows.changes import price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination, Run
+from app.flows.queued_runs import queue_run
 from app.flows.service import flow_destinations
 from app.flows.settings import Allocation
 from app.inventory.models import StockLevel
-from app.outbox.service import record_work
 from app.prices.models import PriceEntry
 from app.settings import Settings
 from connectors.canonical import Price, StockBalance
@@ -65,20 +65,7 @@ async def _read_back(
     if spec is None or Domain(domain) not in template_class.reads:
         raise ConnectorError(f"{template_class.name} cannot read {domain} back")
     recipe = compile_recipe(spec)
-    scope = DbScope.for_tenant(tenant.id, tenant.partner_id)
-    context = connector_context(
-        settings,
-        box,
-        connection,
-        token_store=ConnectionTokenStore(db, redis, box, scope),
-        correlation_id=correlation_id,
-    )
-    context = replace(
-        context,
-        rate_limiter=RedisTokenBucket(
-            redis, str(connection.id), effective_rate_limit(connection, template_class)
-        ),
-    )
+    context = worker_context(settings, db, redis, box, connection, tenant, template_class, correlation_id)
     found: list[Any] = []
     async with template_class(context) as template:
         async for page in template.read(Domain(domain)):
@@ -201,22 +188,8 @@ async def _drifted(
     return []
 
 
-async def queue_reconcile(session: Any, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
-    run = Run.begin(
-        tenant_id=flow.tenant_id,
-        flow_id=flow.id,
-        kind="reconcile",
-        status="queued",
-        started_at=now,
-        correlation_id=correlation_id,
-    )
-    session.add(run)
-    await session.flush()
-    await record_work(
-        session,
-        RECONCILE_TASK,
-        {"run_id": str(run.id)},
-        tenant_id=flow.tenant_id,
-        correlation_id=correlation_id,
-    )
-    return run
+async def queue_reconcile(
+    session: AsyncSession, flow: Flow, now: datetime, correlation_id: str | None
+) -> Run:
+    """A queued reconcile run, done by a worker."""
+    return await queue_run(session, flow, "reconcile", RECONCILE_TASK, now, correlation_id)
