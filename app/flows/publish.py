@@ -13,7 +13,7 @@ from app.flows.changes import price_changes, stock_changes
 from app.flows.models import Flow, Run
 from app.flows.queued_runs import queue_run
 from app.flows.service import flow_destinations
-from app.inventory.models import StockLevel
+from app.inventory.service import availability
 from app.prices.models import PriceEntry
 
 PUBLISH_TASK = "publish_flow"
@@ -31,12 +31,7 @@ async def publish_all(session: AsyncSession, flow: Flow, run: Run, now: datetime
     correlation_id = run.correlation_id
     read = 0
     if flow.domain == "inventory":
-        levels = (
-            await session.scalars(select(StockLevel).where(StockLevel.tenant_id == flow.tenant_id))
-        ).all()
-        by_sku: dict[str, dict[str, int]] = {}
-        for level in levels:
-            by_sku.setdefault(level.sku, {})[level.location] = level.available
+        by_sku = await availability(session, flow.tenant_id)
         read = len(by_sku)
         for destination in destinations:
             await enqueue(

@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
@@ -31,8 +30,8 @@ from app.flows.models import Flow, FlowDestination, Run
 from app.flows.queued_runs import queue_run
 from app.flows.service import flow_destinations
 from app.flows.settings import Allocation
-from app.inventory.models import StockLevel
-from app.prices.models import PriceEntry
+from app.inventory.service import availability
+from app.prices.service import prices_in_force
 from app.settings import Settings
 from connectors.canonical import Price, StockBalance
 from connectors.recipes import compile_recipe, default_recipe
@@ -128,12 +127,7 @@ async def _drifted(
             for b in found
             if isinstance(b, StockBalance) and b.location == allocation.location_code
         }
-        levels = (
-            await session.scalars(select(StockLevel).where(StockLevel.tenant_id == flow.tenant_id))
-        ).all()
-        by_sku: dict[str, dict[str, int]] = {}
-        for level in levels:
-            by_sku.setdefault(level.sku, {})[level.location] = level.available
+        by_sku = await availability(session, flow.tenant_id)
         wrong: dict[str, dict[str, int]] = {}
         for sku, locations in by_sku.items():
             expected = allocation.channel_available(locations)
@@ -153,20 +147,7 @@ async def _drifted(
         ]
     if flow.domain == "prices":
         seen_prices = {(p.sku, p.price_list): p.amount for p in found if isinstance(p, Price)}
-        rows = (
-            await session.scalars(
-                select(PriceEntry).where(
-                    PriceEntry.tenant_id == flow.tenant_id,
-                    PriceEntry.effective_from <= now,
-                    (PriceEntry.effective_to.is_(None)) | (PriceEntry.effective_to > now),
-                )
-            )
-        ).all()
-        current: dict[tuple[str, str], PriceEntry] = {}
-        for row in rows:  # the latest start in force wins
-            key = (row.sku, row.price_list)
-            if key not in current or row.effective_from > current[key].effective_from:
-                current[key] = row
+        current = await prices_in_force(session, flow.tenant_id, now, lambda row: (row.sku, row.price_list))
         wrong_prices: list[Price] = []
         for key, row in current.items():
             price = row.to_price()

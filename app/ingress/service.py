@@ -23,6 +23,7 @@ from app.database.upsert import CHUNK_ROWS
 from app.delivery.queue import Change, destinations_of, enqueue, nudge
 from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
+from app.flows.settings import FlowSettings
 from app.ingress.models import IngressEvent
 from app.inventory.service import apply_balances, apply_movements, apply_reservations, availability
 from app.items.service import apply_items, unit_costs
@@ -120,14 +121,15 @@ async def ingest(
     seen: set[str] = set()
     parsed = [(index, _parse(domain, index, item, outcome)) for index, item in enumerate(items)]
     costs: dict[str, tuple[Decimal, str]] = {}
-    flows = [flow for flow, _ in targets]
-    if domain == "prices" and any(flow_settings(flow).min_margin_percent is not None for flow in flows):
+    # each flow's guard settings once (a flow appears once per destination), not once per price
+    guards = list({flow.id: (flow.name, flow_settings(flow)) for flow, _ in targets}.values())
+    if domain == "prices" and any(settings.min_margin_percent is not None for _, settings in guards):
         costs = await unit_costs(session, tenant_id, [r.sku for _, r in parsed if isinstance(r, Price)])
     for index, record in parsed:
         if record is None:
             continue
         if isinstance(record, Price):
-            problem = price_guard(record, flows, costs.get(record.sku))
+            problem = price_guard(record, guards, costs.get(record.sku))
             if problem:
                 outcome.reject(index, *problem)
                 continue
@@ -269,16 +271,15 @@ async def _apply(
 
 
 def price_guard(
-    price: Price, flows: Sequence[Flow], cost: tuple[Decimal, str] | None = None
+    price: Price, guards: Sequence[tuple[str, FlowSettings]], cost: tuple[Decimal, str] | None = None
 ) -> tuple[str, str] | None:
     """A price below a flow's floor, or whose margin over the item's unit cost (in the same currency)
     is below the flow's minimum, is refused; the model already refuses negatives and unknown currencies."""
-    for flow in flows:
-        settings = flow_settings(flow)
+    for flow_name, settings in guards:
         if settings.price_floor is not None and price.amount < settings.price_floor:
             return (
                 "amount",
-                f"{price.amount} is below the floor {settings.price_floor} of flow {flow.name!r}",
+                f"{price.amount} is below the floor {settings.price_floor} of flow {flow_name!r}",
             )
         minimum = settings.min_margin_percent
         if minimum is not None and cost is not None and cost[1] == price.currency:
@@ -287,6 +288,6 @@ def price_guard(
                 return (
                     "amount",
                     f"margin {margin:.1f}% over the unit cost {cost[0].normalize():f} {cost[1]} is below the"
-                    f" minimum {minimum}% of flow {flow.name!r}",
+                    f" minimum {minimum}% of flow {flow_name!r}",
                 )
     return None

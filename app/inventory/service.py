@@ -107,13 +107,13 @@ async def apply_reservations(
 
 
 async def availability(
-    session: AsyncSession, tenant_id: uuid.UUID, skus: Sequence[str]
+    session: AsyncSession, tenant_id: uuid.UUID, skus: Sequence[str] | None = None
 ) -> dict[str, dict[str, int]]:
-    """Available stock per SKU and location (never below zero) for ``skus``."""
-    rows = await session.scalars(
-        select(StockLevel).where(StockLevel.tenant_id == tenant_id, StockLevel.sku.in_(list(set(skus))))
-    )
-    found: dict[str, dict[str, int]] = {sku: {} for sku in skus}
-    for row in rows:
-        found[row.sku][row.location] = row.available
+    """Available stock per SKU and location (never below zero) for ``skus``, or for every SKU."""
+    query = select(StockLevel).where(StockLevel.tenant_id == tenant_id)
+    if skus is not None:
+        query = query.where(StockLevel.sku.in_(list(set(skus))))
+    found: dict[str, dict[str, int]] = {sku: {} for sku in skus or ()}
+    for row in await session.scalars(query):
+        found.setdefault(row.sku, {})[row.location] = row.available
     return found

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.database.upsert import upsert_newest
+from app.database.upsert import K, upsert_newest
 from app.prices.models import EVER, PriceEntry
 from connectors.canonical import Price
 
@@ -47,3 +48,30 @@ async def apply_prices(
         ("tenant_id", "sku", "price_list", "channel", "region", "effective_from"),
         ("effective_to", "currency", "amount", "compare_at", "source_version", "updated_at"),
     )
+
+
+async def prices_in_force(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    at: datetime,
+    key: Callable[[PriceEntry], K],
+    *,
+    skus: Sequence[str] | None = None,
+    **scope: str,
+) -> dict[K, PriceEntry]:
+    """The prices in force at ``at`` (started, not ended), one per ``key`` of a row: the latest start
+    wins. ``scope`` narrows by column (``price_list="default", channel=""``)."""
+    query = select(PriceEntry).where(
+        PriceEntry.tenant_id == tenant_id,
+        PriceEntry.effective_from <= at,
+        PriceEntry.effective_to.is_(None) | (PriceEntry.effective_to > at),
+        *(getattr(PriceEntry, column) == value for column, value in scope.items()),
+    )
+    if skus is not None:
+        query = query.where(PriceEntry.sku.in_(list(skus)))
+    current: dict[K, PriceEntry] = {}
+    for row in await session.scalars(query):
+        k = key(row)
+        if k not in current or row.effective_from > current[k].effective_from:
+            current[k] = row
+    return current

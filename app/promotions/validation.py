@@ -16,7 +16,7 @@ from app.flows.changes import flow_settings
 from app.flows.models import Flow
 from app.inventory.models import StockLevel
 from app.items.models import ItemEntry
-from app.prices.models import PriceEntry
+from app.prices.service import prices_in_force
 from app.promotions.models import PromotionEntry
 from connectors.canonical import Promotion, parse
 from connectors.canonical.promotion import AmountOff, FixedPrice, PercentOff
@@ -119,22 +119,16 @@ async def _price_rules(
     ).all()
     floors = [s.price_floor for s in map(flow_settings, flows) if s.price_floor is not None]
     margins = [s.min_margin_percent for s in map(flow_settings, flows) if s.min_margin_percent is not None]
-    rows = (
-        await session.scalars(
-            select(PriceEntry).where(
-                PriceEntry.tenant_id == tenant_id,
-                PriceEntry.sku.in_(skus),
-                PriceEntry.price_list == "default",
-                PriceEntry.channel == "",
-                PriceEntry.region == "",
-                PriceEntry.effective_from <= promotion.window.starts_at,
-            )
-        )
-    ).all()
-    current: dict[str, PriceEntry] = {}
-    for row in rows:
-        if row.sku not in current or row.effective_from > current[row.sku].effective_from:
-            current[row.sku] = row
+    current = await prices_in_force(
+        session,
+        tenant_id,
+        promotion.window.starts_at,
+        lambda row: row.sku,
+        skus=skus,
+        price_list="default",
+        channel="",
+        region="",
+    )
     below_floor, below_margin = [], []
     for sku, row in sorted(current.items()):
         price = promoted_price(promotion, row.amount)
