@@ -30,7 +30,7 @@ from app.delivery.breaker import CircuitBreaker
 from app.delivery.models import DeadLetter, QueuedDelivery
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.settings import FlowSettings
-from app.recipes.models import Recipe, RecipeVersion
+from app.recipes.service import version_spec
 from app.settings import Settings
 from connectors.canonical import CanonicalError, parse_record
 from connectors.delivery import deliver_batch
@@ -131,19 +131,6 @@ async def load_target(session: AsyncSession, destination_id: uuid.UUID) -> Targe
     return Target(tenant, flow, destination, connection, msgspec.convert(flow.settings or {}, FlowSettings))
 
 
-async def recipe_spec(session: AsyncSession, destination: FlowDestination) -> dict[str, Any]:
-    recipe = await session.get(Recipe, destination.recipe_id)
-    assert recipe is not None
-    version = await session.scalar(
-        select(RecipeVersion).where(
-            RecipeVersion.recipe_id == recipe.id,
-            RecipeVersion.version == (destination.recipe_version or recipe.latest_version),
-        )
-    )
-    assert version is not None
-    return version.spec
-
-
 async def lock_lease(session: AsyncSession, token: uuid.UUID) -> None:
     """Lock a lease's rows in entity order, the order ingest updates them in, so settling a batch and a
     concurrent ingest never wait for each other in a circle (a deadlock)."""
@@ -175,7 +162,8 @@ class Deliverer:
                 target = await load_target(session, destination_id)
                 if target is None:
                     return report
-                spec = await recipe_spec(session, target.destination)
+                destination = target.destination
+                spec = await version_spec(session, destination.recipe_id, destination.recipe_version)
                 template_class = (
                     await choice_of(session, target.connection, target.tenant.partner_id)
                 ).template

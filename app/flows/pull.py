@@ -10,7 +10,6 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
@@ -22,7 +21,7 @@ from app.database.scope import DbScope
 from app.flows.models import Flow, Run
 from app.flows.queued_runs import queue_run
 from app.ingress.service import ingest
-from app.recipes.models import Recipe, RecipeVersion
+from app.recipes.service import version_spec
 from app.settings import Settings
 from connectors.canonical import to_builtins
 from connectors.recipes import CompiledRecipe, compile_recipe
@@ -37,16 +36,10 @@ PULL_TASK = "pull_flow"
 
 
 async def source_recipe(db: Database, flow: Flow) -> CompiledRecipe:
+    """The flow's inbound recipe, latest version, compiled (once per version)."""
+    assert flow.source_recipe_id is not None
     async with db.transaction(DbScope.system()) as session:
-        recipe = await session.get(Recipe, flow.source_recipe_id)
-        assert recipe is not None
-        version = await session.scalar(
-            select(RecipeVersion).where(
-                RecipeVersion.recipe_id == recipe.id, RecipeVersion.version == recipe.latest_version
-            )
-        )
-        assert version is not None
-        return compile_recipe(version.spec)
+        return compile_recipe(await version_spec(session, flow.source_recipe_id))
 
 
 def mapped_items(recipe: CompiledRecipe, records: list[dict[str, Any]], run: Run) -> list[Any]:

@@ -132,3 +132,14 @@ async def get_version(session: AsyncSession, recipe: Recipe, version: int) -> Re
 
 async def get_recipe(session: AsyncSession, tenant_id: uuid.UUID, recipe_id: uuid.UUID) -> Recipe | None:
     return await session.scalar(select(Recipe).where(Recipe.tenant_id == tenant_id, Recipe.id == recipe_id))
+
+
+async def version_spec(
+    session: AsyncSession, recipe_id: uuid.UUID, version: int | None = None
+) -> dict[str, Any]:
+    """The spec of a recipe's ``version``, or of its latest version."""
+    recipe = await session.get(Recipe, recipe_id)
+    assert recipe is not None  # flows reference recipes with ON DELETE RESTRICT
+    found = await get_version(session, recipe, version or recipe.latest_version)
+    assert found is not None
+    return found.spec
