@@ -20,7 +20,7 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.flows.models import Flow, Run
 from app.flows.queued_runs import queue_run
-from app.ingress.service import ingest
+from app.ingress.service import IngestOutcome, ingest
 from app.recipes.service import version_spec
 from app.settings import Settings
 from connectors.canonical import to_builtins
@@ -60,6 +60,26 @@ def mapped_items(recipe: CompiledRecipe, records: list[dict[str, Any]], run: Run
     return items
 
 
+async def ingest_into_run(
+    session: AsyncSession, flow: Flow, items: list[Any], run: Run, now: datetime
+) -> IngestOutcome:
+    """Ingest a flow's mapped items like API events, and count what became of them into ``run``."""
+    outcome = await ingest(
+        session,
+        flow.tenant_id,
+        flow.domain,
+        items,
+        now=now,
+        correlation_id=run.correlation_id,
+        flow_id=flow.id,
+    )
+    run.written_count += outcome.accepted
+    run.skipped_count += outcome.duplicate + outcome.stale
+    run.failed_count += outcome.rejected
+    run.errors = [*run.errors, *outcome.errors][:MAX_ERRORS_KEPT]
+    return outcome
+
+
 async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID, now: Any) -> Run:
     """Execute a queued pull run (``full`` or ``incremental``) of a flow with a source connection."""
     box = SecretBox.from_settings(settings)
@@ -87,18 +107,7 @@ async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID
                 items = mapped_items(recipe, page.records, run)
                 async with db.transaction(scope) as session:
                     if items:
-                        outcome = await ingest(
-                            session,
-                            tenant.id,
-                            flow.domain,
-                            items,
-                            now=now(),
-                            correlation_id=run.correlation_id,
-                            flow_id=flow.id,
-                        )
-                        run.written_count += outcome.accepted
-                        run.skipped_count += outcome.duplicate + outcome.stale
-                        run.failed_count += outcome.rejected
+                        await ingest_into_run(session, flow, items, run, now())
                     if page.cursor is not None:
                         cursor = page.cursor
                         run.cursor = cursor

@@ -20,11 +20,10 @@ from app.connections.service import connector_context
 from app.crypto import SecretBox
 from app.database.scope import DbScope
 from app.flows.models import Flow, Run
-from app.flows.pull import mapped_items, source_recipe
+from app.flows.pull import ingest_into_run, mapped_items, source_recipe
 from app.http.correlation import correlation_id_of
 from app.http.problems import Problem
 from app.http.state import services_of
-from app.ingress.service import ingest
 from connectors.sdk.webhooks import WebhookSignatureError
 from connectors.templates.webhook.template import WebhookPayloadError, WebhookTemplate
 from tenants.models import Tenant
@@ -92,19 +91,7 @@ class HookController(Controller):
             )
             items = mapped_items(await source_recipe(services.db, flow), records, run)
             async with services.db.transaction(scope) as session:
-                outcome = await ingest(
-                    session,
-                    tenant.id,
-                    flow.domain,
-                    items,
-                    now=services.clock.now(),
-                    correlation_id=correlation_id,
-                    flow_id=flow.id,
-                )
-                run.written_count = outcome.accepted
-                run.skipped_count += outcome.duplicate + outcome.stale
-                run.failed_count += outcome.rejected
-                run.errors = [*run.errors, *outcome.errors][:100]
+                outcome = await ingest_into_run(session, flow, items, run, services.clock.now())
                 run.status = "succeeded" if not run.failed_count else "partial"
                 run.finished_at = services.clock.now()
                 session.add(run)
