@@ -38,6 +38,7 @@ from app.portal.auth import AuthController
 from app.portal.context import LoginRequired
 from app.portal.home import HomeController
 from app.prices.endpoints import PriceController
+from app.promotions.deployment_endpoints import PromotionDeploymentController
 from app.promotions.endpoints import PromotionController
 from app.recipes.endpoints import RecipeController
 from app.redis import redis_client
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             RunController,
             EventController,
             PromotionController,
+            PromotionDeploymentController,
         ],
         security=[{"apiKey": []}],
     )

@@ -28,6 +28,8 @@ from app.mail.senders import MailSender, sender_from_settings
 from app.mail.service import SEND_MAIL_TASK, send_mail
 from app.outbox.jobs import MAX_TRIES, outbox_job
 from app.outbox.relay import OutboxRelay
+from app.promotions.jobs import advance_promotion, promotion_step, promotions_due
+from app.promotions.scheduler import ADVANCE_TASK, PROMOTION_STEP_TASK
 from app.redis import arq_redis_settings
 from app.settings import Settings
 
@@ -43,11 +45,14 @@ FUNCTIONS = [
     func(outbox_job(pull_flow), name=PULL_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(outbox_job(reconcile_flow), name=RECONCILE_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(outbox_job(publish_flow), name=PUBLISH_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(outbox_job(promotion_step), name=PROMOTION_STEP_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(advance_promotion, name=ADVANCE_TASK, keep_result=0, max_tries=3),
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
     cron(schedule_pulls, second={0}, unique=True, keep_result=0),
     cron(reconcile_due, second={0}, unique=True, keep_result=0),
+    cron(promotions_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
 ]
 
 

@@ -18,10 +18,7 @@ import structlog
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connections.models import Connection
-from app.connections.runtime import worker_context
-from app.connections.service import choice_of
-from app.crypto import SecretBox
+from app.connections.readback import read_canonical
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.queue import Change, enqueue, nudge
@@ -34,8 +31,6 @@ from app.inventory.service import availability
 from app.prices.service import prices_in_force
 from app.settings import Settings
 from connectors.canonical import Price, StockBalance
-from connectors.recipes import compile_recipe, default_recipe
-from connectors.sdk.domains import Domain
 from connectors.sdk.errors import ConnectorError
 from tenants.models import Tenant
 
@@ -43,33 +38,6 @@ log = structlog.get_logger(__name__)
 
 RECONCILE_TASK = "reconcile_flow"
 MAX_DRIFT_KEPT = 1000
-
-
-async def _read_back(
-    settings: Settings,
-    db: Database,
-    redis: Redis,
-    tenant: Tenant,
-    destination: FlowDestination,
-    domain: str,
-    correlation_id: str | None,
-) -> list[Any]:
-    """The destination's records for ``domain``, made canonical."""
-    box = SecretBox.from_settings(settings)
-    async with db.transaction(DbScope.system()) as session:
-        connection = await session.get(Connection, destination.connection_id)
-        assert connection is not None
-        template_class = (await choice_of(session, connection, tenant.partner_id)).template
-    spec = default_recipe(template_class.key, domain, "inbound")
-    if spec is None or Domain(domain) not in template_class.reads:
-        raise ConnectorError(f"{template_class.name} cannot read {domain} back")
-    recipe = compile_recipe(spec)
-    context = worker_context(settings, db, redis, box, connection, tenant, template_class, correlation_id)
-    found: list[Any] = []
-    async with template_class(context) as template:
-        async for page in template.read(Domain(domain)):
-            found += [m.record for m in recipe.map_many(page.records) if m.record is not None]
-    return found
 
 
 async def reconcile(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID, now: Any) -> Run:
@@ -87,8 +55,8 @@ async def reconcile(settings: Settings, db: Database, redis: Redis, run_id: uuid
     corrected = 0
     try:
         for destination in destinations:
-            found = await _read_back(
-                settings, db, redis, tenant, destination, flow.domain, run.correlation_id
+            found = await read_canonical(
+                settings, db, redis, tenant, destination.connection_id, flow.domain, run.correlation_id
             )
             run.read_count += len(found)
             async with db.transaction(DbScope.for_tenant(tenant.id, tenant.partner_id)) as session:

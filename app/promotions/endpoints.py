@@ -1,10 +1,10 @@
-"""``/api/v1/promotions``: propose, edit (as a draft), validate, approve — each state change audited."""
+"""``/api/v1/promotions``: propose, edit (as a draft), validate, approve — each state change audited.
+Activation, pause and rollback are in ``deployment_endpoints``."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
@@ -18,6 +18,8 @@ from app.http.actor import request_actor
 from app.http.pagination import DEFAULT_LIMIT, Page, newest_first
 from app.http.problems import PROBLEM_JSON, Problem, problem_body
 from app.http.state import services_of
+from app.promotions.deployments import deployments_of
+from app.promotions.http import PromotionView, actor_of, illegal_problem, load_promotion
 from app.promotions.lifecycle import IllegalTransitionError, move
 from app.promotions.models import PromotionEntry, PromotionTransition
 from app.promotions.validation import validate_promotion
@@ -25,43 +27,8 @@ from connectors.canonical import CanonicalError, Promotion, parse, to_builtins
 from tenants.api_keys import ApiPrincipal
 from tenants.audit import record_audit
 
-
-class TransitionView(msgspec.Struct):
-    from_state: str
-    to_state: str
-    actor: str
-    reason: str | None
-    at: datetime
-
-
-class PromotionView(msgspec.Struct):
-    id: uuid.UUID
-    code: str
-    state: str
-    promotion: dict[str, Any]
-    requires_second_approver: bool
-    proposed_by: str
-    approved_by: str | None
-    validation: dict[str, Any]
-    created_at: datetime
-    history: list[TransitionView] | None = None
-
-    @classmethod
-    def of(cls, row: PromotionEntry, history: list[PromotionTransition] | None = None) -> PromotionView:
-        return cls(
-            row.id,
-            row.code,
-            row.state,
-            row.spec,
-            row.requires_second_approver,
-            row.proposed_by,
-            row.approved_by,
-            row.validation,
-            row.created_at,
-            None
-            if history is None
-            else [TransitionView(t.from_state, t.to_state, t.actor, t.reason, t.at) for t in history],
-        )
+ConnectorKind = Literal["erp", "ecommerce", "pos", "marketplace", "wms", "file", "edi", "webhook"]
+KindSequence = Annotated[list[ConnectorKind], msgspec.Meta(max_length=8)]
 
 
 class ProposePromotion(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,10 +36,14 @@ class ProposePromotion(msgspec.Struct, forbid_unknown_fields=True):
     """A canonical promotion: code, name, rule, window, eligibility, exclusions, limits, funding."""
     requires_second_approver: bool = True
     """Two-person rule: the key that approves must not be the one that proposed."""
+    sequence: KindSequence = msgspec.field(default_factory=list)
+    """Connector kinds in deployment order; kinds left out deploy last. Empty: file, pos, edi,
+    ecommerce, marketplace."""
 
 
 class EditPromotion(msgspec.Struct, forbid_unknown_fields=True):
     promotion: dict[str, Any]
+    sequence: KindSequence | None = None
 
 
 class ValidateRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,31 +67,10 @@ def _canonical(value: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _illegal(error: IllegalTransitionError) -> Problem:
-    return Problem(
-        409,
-        str(error),
-        type_slug="illegal-transition",
-        state=error.current,
-        allowed=error.allowed,
-    )
-
-
-def _actor(principal: ApiPrincipal) -> str:
-    return f"api_key:{principal.key_id}"
-
-
-async def _promotion(
-    session: AsyncSession, principal: ApiPrincipal, promotion_id: uuid.UUID
-) -> PromotionEntry:
-    row = await session.scalar(
-        select(PromotionEntry).where(
-            PromotionEntry.tenant_id == principal.tenant_id, PromotionEntry.id == promotion_id
-        )
-    )
-    if row is None:
-        raise Problem(404, "No such promotion.")
-    return row
+def _window_of(row: PromotionEntry) -> None:
+    """Copy the window out of the spec, where the scheduler's indexed sweep finds it."""
+    window = parse(Promotion, row.spec).window
+    row.starts_at, row.ends_at = window.starts_at, window.ends_at
 
 
 class PromotionController(Controller):
@@ -169,9 +119,11 @@ class PromotionController(Controller):
             spec=spec,
             state="draft",
             requires_second_approver=data.requires_second_approver,
-            proposed_by=_actor(principal),
+            proposed_by=actor_of(principal),
             validation={},
+            sequence=list(dict.fromkeys(data.sequence)),
         )
+        _window_of(row)
         session.add(row)
         await session.flush()
         await record_audit(
@@ -189,8 +141,9 @@ class PromotionController(Controller):
     async def read(
         self, session: AsyncSession, principal: ApiPrincipal, promotion_id: uuid.UUID
     ) -> PromotionView:
-        """One promotion with its state history (who moved it, when, why)."""
-        row = await _promotion(session, principal, promotion_id)
+        """One promotion with its state history (who moved it, when, why) and its deployment on each
+        destination."""
+        row = await load_promotion(session, principal, promotion_id)
         history = list(
             (
                 await session.scalars(
@@ -200,7 +153,7 @@ class PromotionController(Controller):
                 )
             ).all()
         )
-        return PromotionView.of(row, history)
+        return PromotionView.of(row, history, await deployments_of(session, row.id))
 
     @patch("/{promotion_id:uuid}", operation_id="EditPromotion", guards=[requires_scope("promotions:write")])
     async def edit(
@@ -212,7 +165,7 @@ class PromotionController(Controller):
         data: EditPromotion,
     ) -> PromotionView:
         """Change a draft (reopen a validated or approved promotion first)."""
-        row = await _promotion(session, principal, promotion_id)
+        row = await load_promotion(session, principal, promotion_id)
         if row.state != "draft":
             raise Problem(
                 409, f"Only drafts can be edited; this one is {row.state}.", type_slug="not-a-draft"
@@ -223,6 +176,9 @@ class PromotionController(Controller):
                 422, "The code cannot change.", errors=[{"path": "promotion.code", "reason": "is fixed"}]
             )
         before, row.spec, row.validation = row.spec, spec, {}
+        _window_of(row)
+        if data.sequence is not None:
+            row.sequence = list(dict.fromkeys(data.sequence))
         row.updated_at = services_of(request).clock.now()
         await record_audit(
             session,
@@ -251,9 +207,9 @@ class PromotionController(Controller):
     ) -> Response[Any]:
         """Run every rule; a draft that passes becomes validated. Failures are listed per rule with the
         offending SKUs, locations, channels or promotions (422)."""
-        row = await _promotion(session, principal, promotion_id)
+        row = await load_promotion(session, principal, promotion_id)
         if row.state not in ("draft", "validated"):
-            raise _illegal(IllegalTransitionError(row.state, "validated"))
+            raise illegal_problem(IllegalTransitionError(row.state, "validated"))
         report = await validate_promotion(session, row, min_available=data.min_available)
         row.validation = report.as_dict()
         if not report.ok:
@@ -267,7 +223,7 @@ class PromotionController(Controller):
             )
             return Response(body, status_code=422, media_type=PROBLEM_JSON)
         if row.state == "draft":
-            move(session, row, "validated", actor=_actor(principal), now=services_of(request).clock.now())
+            move(session, row, "validated", actor=actor_of(principal), now=services_of(request).clock.now())
             await record_audit(
                 session,
                 request_actor(request, "api_key", principal.key_id),
@@ -293,8 +249,8 @@ class PromotionController(Controller):
         data: DecisionRequest,
     ) -> PromotionView:
         """Approve a validated promotion; with the two-person rule, not by the key that proposed it."""
-        row = await _promotion(session, principal, promotion_id)
-        if row.requires_second_approver and row.proposed_by == _actor(principal):
+        row = await load_promotion(session, principal, promotion_id)
+        if row.requires_second_approver and row.proposed_by == actor_of(principal):
             raise Problem(
                 403,
                 "The two-person rule is on: a promotion is approved by someone other than who proposed it.",
@@ -305,13 +261,13 @@ class PromotionController(Controller):
                 session,
                 row,
                 "approved",
-                actor=_actor(principal),
+                actor=actor_of(principal),
                 now=services_of(request).clock.now(),
                 reason=data.reason,
             )
         except IllegalTransitionError as error:
-            raise _illegal(error) from None
-        row.approved_by = _actor(principal)
+            raise illegal_problem(error) from None
+        row.approved_by = actor_of(principal)
         await record_audit(
             session,
             request_actor(request, "api_key", principal.key_id),
@@ -338,18 +294,18 @@ class PromotionController(Controller):
         data: DecisionRequest,
     ) -> PromotionView:
         """Back to draft for changes (from validated, approved or rolled back); approval is withdrawn."""
-        row = await _promotion(session, principal, promotion_id)
+        row = await load_promotion(session, principal, promotion_id)
         try:
             move(
                 session,
                 row,
                 "draft",
-                actor=_actor(principal),
+                actor=actor_of(principal),
                 now=services_of(request).clock.now(),
                 reason=data.reason,
             )
         except IllegalTransitionError as error:
-            raise _illegal(error) from None
+            raise illegal_problem(error) from None
         row.approved_by = None
         await record_audit(
             session,

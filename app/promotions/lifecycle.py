@@ -16,11 +16,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "activating": frozenset({"active", "rolled_back"}),
     "active": frozenset({"expiring", "paused", "rolled_back"}),
     "expiring": frozenset({"expired"}),
-    "paused": frozenset({"active", "scheduled", "rolled_back"}),
+    "paused": frozenset({"active", "scheduled", "rolled_back", "expiring"}),
     "expired": frozenset(),
     "rolled_back": frozenset({"draft"}),
 }
 """Each state and the states it may move to."""
+
+SCHEDULER = "scheduler"
+"""The actor recorded for changes the clock makes (window start and end, deployments settled)."""
 
 
 class IllegalTransitionError(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +17,8 @@ from app.inventory.models import StockLevel
 from app.items.models import ItemEntry
 from app.prices.service import prices_in_force
 from app.promotions.models import PromotionEntry
+from app.promotions.pricing import eligible_skus, promoted_price
 from connectors.canonical import Promotion, parse
-from connectors.canonical.promotion import AmountOff, FixedPrice, PercentOff
 
 LIVE_STATES = ("validated", "approved", "scheduled", "activating", "active", "paused")
 """States in which a promotion holds its SKUs and channels (for the overlap rule)."""
@@ -44,25 +43,13 @@ class ValidationReport:
         return {"ok": self.ok, "failures": [asdict(f) for f in self.failures]}
 
 
-def promoted_price(promotion: Promotion, price: Decimal) -> Decimal | None:
-    """The price a shopper pays under the promotion's rule, where one price per SKU says it."""
-    rule = promotion.rule
-    if isinstance(rule, PercentOff):
-        return (price * (100 - rule.percent) / 100).quantize(Decimal("0.01"))
-    if isinstance(rule, AmountOff):
-        return price - rule.amount.amount
-    if isinstance(rule, FixedPrice):
-        return rule.price.amount
-    return None  # buy-x-get-y and bundles price baskets, not single SKUs
-
-
 async def validate_promotion(
     session: AsyncSession, entry: PromotionEntry, *, min_available: int = 1
 ) -> ValidationReport:
     promotion = parse(Promotion, entry.spec)
     tenant_id = entry.tenant_id
     report = ValidationReport()
-    skus = sorted(set(promotion.eligibility.skus) - set(promotion.exclusions.skus))
+    skus = eligible_skus(promotion)
 
     items = {
         row.sku: row
@@ -131,7 +118,7 @@ async def _price_rules(
     )
     below_floor, below_margin = [], []
     for sku, row in sorted(current.items()):
-        price = promoted_price(promotion, row.amount)
+        price = promoted_price(promotion, row.amount, row.currency)
         if price is None:
             continue
         if price < 0 or any(price < floor for floor in floors):

@@ -6,6 +6,8 @@ auth, rate limit); an instance is bound to one connection's ``ConnectorContext``
 
 - ``read(domain, cursor=None)`` yields pages of source payloads. Without a cursor it is a full read;
   with one, only what changed since. Each page's ``cursor`` is what to store to resume after it.
+- ``read_back(domain)`` reads what the destination holds of what was written (a full ``read`` unless
+  the template says otherwise), so a deployment can be verified.
 - ``write(domain, payloads)`` sends a batch of destination payloads (recipe output) and returns one
   ``WriteResult`` per payload, in order. A malformed record fails alone; a rejected credential or an
   exhausted rate limit raises for the whole batch.
@@ -69,6 +71,11 @@ class ConnectorTemplate(ABC):
 
     async def write(self, domain: Domain, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         raise PermanentError(f"{self.name} cannot write {domain.value}")
+
+    def read_back(self, domain: Domain) -> AsyncIterator[ReadPage]:
+        """What the destination holds now of what was written to it, to verify a write by reading it
+        back. Most systems answer with a full ``read``; a file drop answers with the files it was given."""
+        return self.read(domain)
 
     def check_domain(self, domain: Domain, *, writing: bool) -> None:
         allowed = self.writes if writing else self.reads

@@ -30,6 +30,12 @@ def file_name(prefix: str, group: str, when: datetime, extension: str = "csv") -
     return f"{prefix}_{safe_part(group)}_{stamp}.{extension}"
 
 
+def group_of(name: str) -> str:
+    """The part of a file name that names its store or region series: the name without its time stamp
+    (``prices_S001_20240501T120000.csv`` → ``prices_S001.csv``)."""
+    return _STAMP.sub("", name).replace("_.", ".")
+
+
 def file_key(file: RemoteFile) -> FileKey:
     found = _STAMP.search(file.name)
     stamp = found.group(1) if found else file.modified.astimezone(UTC).strftime(STAMP_FORMAT)

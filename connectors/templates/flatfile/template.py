@@ -32,8 +32,9 @@ from connectors.templates.flatfile.destinations import (
     DESTINATION_PROPERTIES,
     SFTP_REQUIRES,
     FileStoreTemplate,
+    RemoteFile,
 )
-from connectors.templates.flatfile.naming import encode_cursor, file_key, file_name, files_after
+from connectors.templates.flatfile.naming import encode_cursor, file_key, file_name, files_after, group_of
 
 
 class FlatFileTemplate(FileStoreTemplate):
@@ -129,6 +130,26 @@ class FlatFileTemplate(FileStoreTemplate):
                 last = start + page_size >= len(records)
                 yield ReadPage(records[start : start + page_size], done if last else previous)
             previous = done
+
+    async def read_back(self, domain: Domain) -> AsyncIterator[ReadPage]:
+        """The newest outbound file of each store or region, a page per file: what the stores will load."""
+        self.check_domain(domain, writing=False)
+        layout = CsvLayout.for_domain(domain, self.settings)
+        destination = await self._open()
+        outbound = str(self.settings["outbound_folder"])
+        prefix = f"{self._prefix(domain)}_"
+        suffix = f".{self.settings['file_extension']}".lower()
+        newest: dict[str, RemoteFile] = {}
+        for file in await destination.list_files(outbound):
+            if file.name.startswith(prefix) and file.name.lower().endswith(suffix):
+                group = group_of(file.name)
+                if group not in newest or file_key(file) > file_key(newest[group]):
+                    newest[group] = file
+        for group in sorted(newest):
+            file = newest[group]
+            yield ReadPage(
+                _records(file.name, layout, await destination.read_file(outbound, file.name)), None
+            )
 
 
 def _sku(payload: Mapping[str, Any]) -> str | None:

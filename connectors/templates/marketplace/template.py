@@ -1,5 +1,6 @@
 """The marketplace template (Amazon SP-API style): writes prices and stock to listings, reads orders and
-listings. Small batches go out as one Listings PATCH per SKU, bigger ones as a JSON_LISTINGS_FEED."""
+listings (as items, or as their offer prices). Small batches go out as one Listings PATCH per SKU, bigger
+ones as a JSON_LISTINGS_FEED."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class MarketplaceTemplate(ConnectorTemplate):
     key = "marketplace"
     name = "Marketplace (Amazon SP-API)"
     kind = Kind.MARKETPLACE
-    reads = frozenset({Domain.ORDERS, Domain.ITEMS})
+    reads = frozenset({Domain.ORDERS, Domain.ITEMS, Domain.PRICES})
     writes = frozenset({Domain.PRICES, Domain.INVENTORY})
     config_schema = CONFIG_SCHEMA
     auth: ClassVar[tuple[AuthKind, ...]] = ("oauth2_authorization_code",)

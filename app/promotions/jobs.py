@@ -1,0 +1,53 @@
+"""arq jobs of promotions: the once-a-second sweep, and advancing one promotion's deployments."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from app.crypto import SecretBox
+from app.database.scope import DbScope
+from app.outbox.service import claim_work
+from app.promotions.deploy import Runtime
+from app.promotions.orchestrator import advance
+from app.promotions.scheduler import ADVANCE_TASK, expire_due, needing_work, start_due
+
+
+def runtime_of(ctx: dict[str, Any]) -> Runtime:
+    settings = ctx["settings"]
+    return Runtime(settings, ctx["db"], ctx["redis"], SecretBox.from_settings(settings))
+
+
+async def advance_promotion(ctx: dict[str, Any], promotion_id: str) -> str:
+    return await advance(runtime_of(ctx), uuid.UUID(promotion_id), ctx["clock"].now)
+
+
+async def promotion_step(ctx: dict[str, Any], outbox_id: int) -> str:
+    """Outbox job: an API action (activate, pause, rollback) changed the promotion; advance it now."""
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        message = await claim_work(session, outbox_id)
+        if message is None:
+            return "already-processed"
+        promotion_id = message.payload["promotion_id"]
+    return await advance_promotion(ctx, promotion_id)
+
+
+async def promotions_due(ctx: dict[str, Any]) -> str:
+    """Cron, every second: start and expire promotions at their window's edges, and hand each promotion
+    with deployment work to a worker (one job per promotion per second)."""
+    now = ctx["clock"].now()
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        started = await start_due(session, now)
+        expired = await expire_due(session, now)
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        due = await needing_work(session, now)
+    second = int(time.time())
+    for promotion_id in due:
+        await ctx["redis"].enqueue_job(
+            ADVANCE_TASK,
+            str(promotion_id),
+            _job_id=f"promotion:{promotion_id}:{second}",
+            _queue_name=ctx["queue_name"],
+        )
+    return f"started {len(started)}, expiring {len(expired)}, advancing {len(due)}"
