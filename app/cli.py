@@ -154,9 +154,17 @@ PEERS = {"vendure": "connectors.peers.vendure", "tryton": "connectors.peers.tryt
 @click.argument("name")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8900, show_default=True, type=int)
-def sandbox(name: str, host: str, port: int) -> None:
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A sandbox option, e.g. restore_rate=1000 or page_size=20 (JSON values; else text).",
+)
+def sandbox(name: str, host: str, port: int, options: tuple[str, ...]) -> None:
     """Serve sandbox NAME (a local stand-in for a remote system) or a real peer (vendure, tryton)."""
     import importlib
+    import json
 
     import uvicorn
 
@@ -168,8 +176,21 @@ def sandbox(name: str, host: str, port: int) -> None:
     if name not in SANDBOXES:
         known = ", ".join(sorted([*SANDBOXES, *PEERS]))
         raise click.UsageError(f"unknown sandbox {name!r}; known: {known}")
+    chosen: dict[str, object] = {}
+    for option in options:
+        key, equals, text = option.partition("=")
+        if not equals or not key:
+            raise click.UsageError(f"--option {option!r}: write KEY=VALUE")
+        try:
+            chosen[key] = json.loads(text)
+        except ValueError:
+            chosen[key] = text
+    try:
+        app = create_sandbox(name, **chosen)
+    except TypeError as error:
+        raise click.UsageError(f"sandbox {name}: {error}") from None
     click.echo(f"sandbox {name} on http://{host}:{port} (faults: POST /_sandbox/faults)")
-    uvicorn.run(create_sandbox(name), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 # -- demo -------------------------------------------------------------------------------------

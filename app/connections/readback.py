@@ -3,6 +3,8 @@ reconciliation compares them with the canonical state, promotion deployments ver
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -14,7 +16,7 @@ from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.settings import Settings
-from connectors.recipes import compile_recipe, default_recipe
+from connectors.recipes import CompiledRecipe, compile_recipe, default_recipe
 from connectors.sdk.domains import Domain
 from connectors.sdk.errors import ConnectorError
 from tenants.models import Tenant
@@ -51,5 +53,10 @@ async def read_canonical(
     async with template_class(context) as template:
         pages = template.read_back(Domain(domain)) if written else template.read(Domain(domain))
         async for page in pages:
-            found += [m.record for m in recipe.map_many(page.records) if m.record is not None]
+            # mapping thousands of records is CPU work: off the event loop, as the template's reads are
+            found += await asyncio.to_thread(_canonical, recipe, page.records)
     return found
+
+
+def _canonical(recipe: CompiledRecipe, records: Sequence[Any]) -> list[Any]:
+    return [m.record for m in recipe.map_many(records) if m.record is not None]

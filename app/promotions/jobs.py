@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from app.crypto import SecretBox
+from app.database.engine import Database
 from app.database.scope import DbScope
 from app.outbox.service import claim_work
 from app.promotions.deploy import Runtime
@@ -33,15 +35,18 @@ async def promotion_step(ctx: dict[str, Any], outbox_id: int) -> str:
     return await advance_promotion(ctx, promotion_id)
 
 
+async def sweep(db: Database, now: datetime) -> list[uuid.UUID]:
+    """Start and expire promotions at their window's edges; the promotions with deployment work."""
+    async with db.transaction(DbScope.system()) as session:
+        await start_due(session, now)
+        await expire_due(session, now)
+    async with db.transaction(DbScope.system()) as session:
+        return await needing_work(session, now)
+
+
 async def promotions_due(ctx: dict[str, Any]) -> str:
-    """Cron, every second: start and expire promotions at their window's edges, and hand each promotion
-    with deployment work to a worker (one job per promotion per second)."""
-    now = ctx["clock"].now()
-    async with ctx["db"].transaction(DbScope.system()) as session:
-        started = await start_due(session, now)
-        expired = await expire_due(session, now)
-    async with ctx["db"].transaction(DbScope.system()) as session:
-        due = await needing_work(session, now)
+    """Cron, every second: the sweep, then one job per promotion with work (at most one a second)."""
+    due = await sweep(ctx["db"], ctx["clock"].now())
     second = int(time.time())
     for promotion_id in due:
         await ctx["redis"].enqueue_job(
@@ -50,4 +55,4 @@ async def promotions_due(ctx: dict[str, Any]) -> str:
             _job_id=f"promotion:{promotion_id}:{second}",
             _queue_name=ctx["queue_name"],
         )
-    return f"started {len(started)}, expiring {len(expired)}, advancing {len(due)}"
+    return f"advancing {len(due)}"

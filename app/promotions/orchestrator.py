@@ -84,7 +84,7 @@ async def _pass(runtime: Runtime, promotion_id: uuid.UUID, now: Now) -> str:
             await _plan(session, entry, tenant, promotion)
         deployments = await deployments_of(session, promotion_id)
         due = [d for d in deployments if needs_work(d, now())]
-        book = await price_book(session, tenant.id, promotion, now()) if due else None
+        book = await price_book(session, tenant.id, promotion, now()) if due else PriceBook({}, {}, [])
         attempts = []
         for d in due:
             target = await target_of(session, d.destination_id, tenant.partner_id)
@@ -95,15 +95,18 @@ async def _pass(runtime: Runtime, promotion_id: uuid.UUID, now: Now) -> str:
             )
             attempts.append(Attempt(d.id, d.stage, d.goal, d.restore_as, d.attempts, target, stores))
     correlation_id = f"promotion-{entry.code}-{uuid.uuid4().hex[:8]}"
+    # Stages go live in order. Read-backs wait until every stage is written: reading a big store-file
+    # drop back is CPU work that would otherwise slow the next stage's way to going live.
+    written: list[tuple[Attempt, int]] = []
     for stage in sorted({a.stage for a in attempts}):
-        assert book is not None
-        await asyncio.gather(
-            *(
-                _attempt(runtime, tenant, entry, book, a, now, correlation_id)
-                for a in attempts
-                if a.stage == stage
-            )
+        group = [a for a in attempts if a.stage == stage]
+        counts = await asyncio.gather(
+            *(_write(runtime, tenant, entry, book, a, now, correlation_id) for a in group)
         )
+        written += [(a, count) for a, count in zip(group, counts, strict=True) if count is not None]
+    await asyncio.gather(
+        *(_verify(runtime, tenant, book, a, count, now, correlation_id) for a, count in written)
+    )
     async with runtime.db.transaction(DbScope.system()) as session:
         entry = await session.get(PromotionEntry, promotion_id, with_for_update=True)
         assert entry is not None
@@ -142,7 +145,7 @@ async def _plan(session: AsyncSession, entry: PromotionEntry, tenant: Tenant, pr
     await session.flush()
 
 
-async def _attempt(
+async def _write(
     runtime: Runtime,
     tenant: Tenant,
     entry: PromotionEntry,
@@ -150,42 +153,49 @@ async def _attempt(
     attempt: Attempt,
     now: Now,
     correlation_id: str,
-) -> None:
+) -> int | None:
+    """Send the prices; the number written, or None once the failure is recorded."""
     try:
         if attempt.target is None:
             raise DeploymentError("the destination no longer exists")
         written = await write_prices(
             runtime, tenant, attempt.target, book.records(attempt.goal, attempt.stores), correlation_id
         )
-        if attempt.goal == "live":
-            deployed_at = now()
-            lateness = max(0, int((deployed_at - (entry.starts_at or deployed_at)).total_seconds() * 1000))
-            await _record(
-                runtime,
-                attempt,
-                status="deployed",
-                deployed_at=deployed_at,
-                records=written,
-                last_error=None,
-                lateness_ms=func.coalesce(PromotionDeployment.lateness_ms, lateness),
-            )
-        verified = await verify_prices(
-            runtime, tenant, attempt.target, book.expected(attempt.goal, attempt.stores), correlation_id
-        )
     except Exception as error:  # every failure is the deployment's: recorded, retried, never lost
-        if not isinstance(error, ConnectorError | DeploymentError):
-            log.exception("promotion.attempt_crashed", deployment=str(attempt.deployment_id))
-        reason = error.message if isinstance(error, ConnectorError) else str(error) or type(error).__name__
-        failed_at = now()
+        await _failed(runtime, attempt, error, now)
+        return None
+    if attempt.goal == "live":
+        deployed_at = now()
+        lateness = max(0, int((deployed_at - (entry.starts_at or deployed_at)).total_seconds() * 1000))
         await _record(
             runtime,
             attempt,
-            status="failed",
-            failed_at=failed_at,
-            attempts=attempt.attempts + 1,
-            next_attempt_at=failed_at + timedelta(seconds=backoff_seconds(attempt.attempts + 1)),
-            last_error=reason[:2000],
+            status="deployed",
+            deployed_at=deployed_at,
+            records=written,
+            last_error=None,
+            lateness_ms=func.coalesce(PromotionDeployment.lateness_ms, lateness),
         )
+    return written
+
+
+async def _verify(
+    runtime: Runtime,
+    tenant: Tenant,
+    book: PriceBook,
+    attempt: Attempt,
+    written: int,
+    now: Now,
+    correlation_id: str,
+) -> None:
+    """Read the destination back and record the outcome of the attempt."""
+    assert attempt.target is not None
+    try:
+        verified = await verify_prices(
+            runtime, tenant, attempt.target, book.expected(attempt.goal, attempt.stores), correlation_id
+        )
+    except Exception as error:  # as for writes: a failed read-back is a failed attempt, retried
+        await _failed(runtime, attempt, error, now)
         return
     unread = None if verified else "written; the destination cannot be read back to verify"
     if attempt.goal == "live":
@@ -204,6 +214,22 @@ async def _attempt(
             next_attempt_at=None,
             last_error=unread,
         )
+
+
+async def _failed(runtime: Runtime, attempt: Attempt, error: Exception, now: Now) -> None:
+    if not isinstance(error, ConnectorError | DeploymentError):
+        log.exception("promotion.attempt_crashed", deployment=str(attempt.deployment_id))
+    reason = error.message if isinstance(error, ConnectorError) else str(error) or type(error).__name__
+    failed_at = now()
+    await _record(
+        runtime,
+        attempt,
+        status="failed",
+        failed_at=failed_at,
+        attempts=attempt.attempts + 1,
+        next_attempt_at=failed_at + timedelta(seconds=backoff_seconds(attempt.attempts + 1)),
+        last_error=reason[:2000],
+    )
 
 
 async def _record(runtime: Runtime, attempt: Attempt, **values: Any) -> None:

@@ -53,3 +53,36 @@ class TestSandboxCommand:
         assert "unknown sandbox 'sap-r2'" in result.stderr
         assert "shopify" in result.stderr
         assert "vendure" in result.stderr
+
+    def test_options_reach_the_sandbox_and_bad_ones_are_refused(self) -> None:
+        port = free_port()
+        command = shelfsync("sandbox", "pos", "--port", str(port), "--option", "access_token=opened-sesame")
+        process = subprocess.Popen(command, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    response = httpx.get(
+                        f"http://127.0.0.1:{port}/v2/locations",
+                        headers={"Authorization": "Bearer opened-sesame"},
+                        timeout=2,
+                    )
+                    break
+                except httpx.TransportError:
+                    assert process.poll() is None, "the sandbox exited"
+                    assert time.monotonic() < deadline, "the sandbox did not start"
+                    time.sleep(0.2)
+            assert response.status_code == 200, response.text
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
+        for bad, says in (("page_size", "KEY=VALUE"), ("no_such_option=1", "no_such_option")):
+            result = subprocess.run(
+                shelfsync("sandbox", "pos", "--option", bad),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert result.returncode == 2
+            assert says in result.stderr

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from connectors.templates.flatfile.destinations import RemoteFile
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S"
-_STAMP = re.compile(r"(\d{8}T\d{6})")
+_STAMP = re.compile(r"(\d{8}T\d{6})(?:-(\d+))?")
+"""A time stamp in a file name, with the ``-2``, ``-3``… a second file in the same second gets."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 FileKey = tuple[str, str]
@@ -32,8 +33,16 @@ def file_name(prefix: str, group: str, when: datetime, extension: str = "csv") -
 
 def group_of(name: str) -> str:
     """The part of a file name that names its store or region series: the name without its time stamp
-    (``prices_S001_20240501T120000.csv`` → ``prices_S001.csv``)."""
+    (``prices_S001_20240501T120000-2.csv`` → ``prices_S001.csv``)."""
     return _STAMP.sub("", name).replace("_.", ".")
+
+
+def order_of(key: FileKey) -> tuple[str, int, str]:
+    """Files in the order they were written: by time stamp, then by the same-second counter (``-2``
+    after none), then by name."""
+    found = _STAMP.search(key[1])
+    counter = int(found.group(2)) if found and found.group(2) else 1
+    return (key[0], counter, key[1])
 
 
 def file_key(file: RemoteFile) -> FileKey:
@@ -65,6 +74,7 @@ def files_after(
     chosen = [
         f
         for f in files
-        if (not suffixes or f.name.lower().endswith(suffixes)) and (after is None or file_key(f) > after)
+        if (not suffixes or f.name.lower().endswith(suffixes))
+        and (after is None or order_of(file_key(f)) > order_of(after))
     ]
-    return sorted(chosen, key=file_key)
+    return sorted(chosen, key=lambda f: order_of(file_key(f)))

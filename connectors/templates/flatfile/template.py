@@ -34,7 +34,14 @@ from connectors.templates.flatfile.destinations import (
     FileStoreTemplate,
     RemoteFile,
 )
-from connectors.templates.flatfile.naming import encode_cursor, file_key, file_name, files_after, group_of
+from connectors.templates.flatfile.naming import (
+    encode_cursor,
+    file_key,
+    file_name,
+    files_after,
+    group_of,
+    order_of,
+)
 
 
 class FlatFileTemplate(FileStoreTemplate):
@@ -143,7 +150,7 @@ class FlatFileTemplate(FileStoreTemplate):
         for file in await destination.list_files(outbound):
             if file.name.startswith(prefix) and file.name.lower().endswith(suffix):
                 group = group_of(file.name)
-                if group not in newest or file_key(file) > file_key(newest[group]):
+                if group not in newest or order_of(file_key(file)) > order_of(file_key(newest[group])):
                     newest[group] = file
         for group in sorted(newest):
             file = newest[group]

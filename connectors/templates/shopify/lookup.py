@@ -33,7 +33,10 @@ async def variants_by_sku(client: ShopifyGraphql, skus: Iterable[str]) -> dict[s
         chunk = wanted[start : start + SKUS_PER_QUERY]
         query = " OR ".join(f"sku:{search_value(s)}" for s in chunk)
         # Search matches are not exact in Shopify (prefixes, tokens): keep only exact SKU equality.
-        data = await client.execute(operations.VARIANTS_BY_SKU, {"first": 250, "query": query})
+        # Ask for room for twice the SKUs (duplicates still show), not 250: the requested cost, which
+        # the bucket must hold before the query runs, grows with ``first``.
+        first = min(250, 2 * len(chunk))
+        data = await client.execute(operations.VARIANTS_BY_SKU, {"first": first, "query": query})
         for node in data["productVariants"]["nodes"]:
             sku = node.get("sku")
             if sku in chunk:

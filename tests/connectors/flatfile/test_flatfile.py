@@ -336,3 +336,30 @@ class TestDefaultRecipes:
         balance = self.recipe("inventory.inbound.yaml").map_record(page.records[0])
         assert isinstance(balance, StockBalance)
         assert (balance.location, balance.on_hand, balance.available) == ("S1", 10, 7)
+
+
+class TestSameSecondFiles:
+    def test_a_second_file_in_the_same_second_sorts_after_the_first_and_in_the_same_series(self) -> None:
+        from datetime import UTC, datetime
+
+        from connectors.templates.flatfile.destinations import RemoteFile
+        from connectors.templates.flatfile.naming import file_key, files_after, group_of, order_of
+
+        moment = datetime(2024, 5, 1, tzinfo=UTC)
+        first, second, later = (
+            RemoteFile(name, moment)
+            for name in (
+                "prices_S1_20240501T120000.csv",
+                "prices_S1_20240501T120000-2.csv",
+                "prices_S1_20240501T120001.csv",
+            )
+        )
+        assert group_of(first.name) == group_of(second.name) == group_of(later.name) == "prices_S1.csv"
+        assert order_of(file_key(first)) < order_of(file_key(second)) < order_of(file_key(later))
+        assert [f.name for f in files_after([later, second, first], None, ())] == [
+            first.name,
+            second.name,
+            later.name,
+        ]
+        cursor = f"20240501T120000|{first.name}"
+        assert [f.name for f in files_after([later, second, first], cursor, ())] == [second.name, later.name]
