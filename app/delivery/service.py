@@ -30,6 +30,7 @@ from app.delivery.breaker import CircuitBreaker
 from app.delivery.models import DeadLetter, QueuedDelivery
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.settings import FlowSettings
+from app.promotions.overlay import Overlay, live_overlay
 from app.recipes.service import version_spec
 from app.settings import Settings
 from connectors.canonical import CanonicalError, parse_record
@@ -167,6 +168,11 @@ class Deliverer:
                 template_class = (
                     await choice_of(session, target.connection, target.tenant.partner_id)
                 ).template
+                overlay = (
+                    await live_overlay(session, destination_id)
+                    if target.flow.domain == "prices"
+                    else Overlay()
+                )
             limit = min(effective_batch_size(target.connection, template_class), MAX_BATCH)
             token, claimed = await claim(
                 self.db, destination_id, self.now(), limit, self.settings.delivery_lease_seconds
@@ -174,7 +180,7 @@ class Deliverer:
             if not claimed:
                 return report
             report.claimed += len(claimed)
-            await self._deliver(target, template_class, spec, token, claimed, report)
+            await self._deliver(target, template_class, spec, token, claimed, report, overlay)
         return report
 
     async def _deliver(
@@ -185,6 +191,7 @@ class Deliverer:
         token: uuid.UUID,
         claimed: list[Claimed],
         report: DeliveryReport,
+        overlay: Overlay,
     ) -> None:
         breaker_key = str(target.connection.id)
         decision = await self.breaker.allow(breaker_key)
@@ -205,7 +212,8 @@ class Deliverer:
         batch_error: ConnectorError | None = None
         try:
             recipe = compile_recipe(spec)
-            records = [parse_record(c.record_type, c.payload) for c in claimed]
+            # a live promotion prices its SKUs on this destination, whatever regular price arrives
+            records = overlay.records([parse_record(c.record_type, c.payload) for c in claimed])
         except (InvalidRecipeError, CanonicalError) as error:
             results = [WriteResult.failed(i, f"cannot prepare: {error}") for i in range(len(claimed))]
         else:

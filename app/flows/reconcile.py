@@ -29,6 +29,7 @@ from app.flows.service import flow_destinations
 from app.flows.settings import Allocation
 from app.inventory.service import availability
 from app.prices.service import prices_in_force
+from app.promotions.overlay import live_overlay
 from app.settings import Settings
 from connectors.canonical import Price, StockBalance
 from connectors.sdk.errors import ConnectorError
@@ -116,16 +117,20 @@ async def _drifted(
     if flow.domain == "prices":
         seen_prices = {(p.sku, p.price_list): p.amount for p in found if isinstance(p, Price)}
         current = await prices_in_force(session, flow.tenant_id, now, lambda row: (row.sku, row.price_list))
+        overlay = await live_overlay(session, destination.id)
         wrong_prices: list[Price] = []
         for key, row in current.items():
             price = row.to_price()
-            if seen_prices.get(key) is None or Decimal(seen_prices[key]) != price.amount:
+            # what the destination should show: the promotional price where a promotion is live there
+            # (the correction queues the regular price; delivery lays the promotion over it again)
+            shown = overlay.price(price)
+            if seen_prices.get(key) is None or Decimal(seen_prices[key]) != shown.amount:
                 drift.append(
                     {
                         "sku": key[0],
                         "price_list": key[1],
                         "destination": str(destination.id),
-                        "expected": str(price.amount),
+                        "expected": str(shown.amount),
                         "found": None if key not in seen_prices else str(seen_prices[key]),
                     }
                 )

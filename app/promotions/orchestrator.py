@@ -35,7 +35,8 @@ from tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 600
+LEASE_SECONDS = 330
+"""Longer than a worker job may run (300 s): a worker killed mid-pass frees the promotion after this."""
 
 Now = Callable[[], datetime]
 

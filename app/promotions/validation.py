@@ -19,6 +19,7 @@ from app.prices.service import prices_in_force
 from app.promotions.models import PromotionEntry
 from app.promotions.pricing import eligible_skus, promoted_price
 from connectors.canonical import Promotion, parse
+from connectors.canonical.promotion import Bundle, BuyXGetY
 
 LIVE_STATES = ("validated", "approved", "scheduled", "activating", "active", "paused")
 """States in which a promotion holds its SKUs and channels (for the overlap rule)."""
@@ -116,6 +117,20 @@ async def _price_rules(
         channel="",
         region="",
     )
+    if isinstance(promotion.rule, BuyXGetY | Bundle):
+        report.failures.append(
+            RuleFailure(
+                "deployable",
+                "buy-x-get-y and bundle rules price baskets; promotions are deployed as a price per SKU "
+                "(percent off, amount off, fixed price)",
+            )
+        )
+        return
+    unpriced = [sku for sku in skus if sku not in current]
+    if unpriced:
+        report.failures.append(
+            RuleFailure("priced", "these SKUs have no regular price to promote from", unpriced)
+        )
     below_floor, below_margin = [], []
     for sku, row in sorted(current.items()):
         price = promoted_price(promotion, row.amount, row.currency)

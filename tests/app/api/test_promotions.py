@@ -160,6 +160,7 @@ class TestValidate:
             "skus_exist": ["NOPE-9"],
             "skus_sellable": ["TEA-3"],
             "locations_exist": ["STORE-404"],
+            "priced": ["NOPE-9", "TEA-3"],
             "enough_stock": ["NOPE-9", "TEA-3"],
         }
         shown = (await client.get(f"/api/v1/promotions/{created['id']}", headers=bearer(keys[0]))).json()
@@ -246,6 +247,19 @@ class TestValidate:
         )
         ok = await client.post(f"/api/v1/promotions/{later['id']}/validate", json={}, headers=bearer(keys[0]))
         assert ok.status_code == 200, ok.text
+
+    async def test_basket_rules_cannot_be_deployed_as_prices(
+        self, client: AsyncTestClient[Any], keys: tuple[str, str]
+    ) -> None:
+        await seed_catalogue(client, keys[0])
+        basket = promotion(code="3-FOR-2", skus=["TEA-1"])
+        basket["rule"] = {"type": "buy_x_get_y", "buy": 2, "get": 1}
+        created = await propose(client, keys[0], basket)
+        response = await client.post(
+            f"/api/v1/promotions/{created['id']}/validate", json={}, headers=bearer(keys[0])
+        )
+        body = assert_problem(response, 422, "promotion-invalid")
+        assert [f["rule"] for f in body["errors"]] == ["deployable"]  # type: ignore[attr-defined]
 
 
 class TestApprove:

@@ -6,21 +6,30 @@ regular prices back everywhere."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from arq import create_pool
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
-from app.clock import FrozenClock
+from app.clock import FrozenClock, SystemClock
 from app.connections.service import tenant_folder
 from app.database.engine import Database
+from app.delivery.service import Deliverer
 from app.promotions.deploy import Runtime
+from app.promotions.jobs import promotions_due
+from app.redis import arq_redis_settings
 from app.settings import Settings
+from app.worker import QUEUE_NAME, build_worker
 from tests.app.api.calls import assert_problem
 from tests.app.promotions.estate import Estate, build_estate, regular_price, sandboxes, sku_of, tick
+from tests.app.sync.test_delivery_worker import relay_and_work
 from tests.factories import World
 
 
@@ -236,6 +245,67 @@ class TestExpiry:
             ("expired", "scheduler"),
         ]
         assert {d["status"] for d in promotion["deployments"]} == {"expired"}
+
+
+class TestRegularPricesDuringAPromotion:
+    async def test_a_new_regular_price_goes_out_promoted_until_the_promotion_ends(
+        self,
+        small_estate: Estate,
+        runtime: Runtime,
+        db: Database,
+        clock: FrozenClock,
+        files_settings: Settings,
+        redis: Redis,
+    ) -> None:
+        estate = small_estate
+        promotion_id = (await estate.promote(clock.now()))["id"]
+        await run_due(runtime, db, clock)
+        changed = await estate.call(
+            "POST", "/events/prices", items=[{"sku": sku_of(3), "amount": "20.00", "currency": "EUR"}]
+        )
+        assert changed.json()["accepted"] == 1, changed.text
+        deliverer = Deliverer(files_settings, db, redis, clock.now)
+        clock.advance(timedelta(seconds=10))  # past the flow's batch window
+        for name in ("web shop", "marketplace"):
+            report = await deliverer.deliver_due(uuid.UUID(estate.destinations[name]))
+            assert report.delivered == 1
+        assert estate.sandboxes.shop_prices()[sku_of(3)] == Decimal("16.00")
+        assert (await estate.sandboxes.market_prices())[sku_of(3)] == Decimal("16.00")
+
+        await estate.call("POST", f"/promotions/{promotion_id}/rollback")
+        await run_due(runtime, db, clock)
+        assert estate.sandboxes.shop_prices()[sku_of(3)] == Decimal("20.00")
+        assert (await estate.sandboxes.market_prices())[sku_of(3)] == Decimal("20.00")
+
+
+class TestWorker:
+    async def test_a_worker_deploys_from_the_outbox_and_from_the_sweep(
+        self, small_estate: Estate, files_settings: Settings, db: Database, clock: FrozenClock
+    ) -> None:
+        estate = small_estate
+        activated = await estate.promote(clock.now())  # the window has started: activating at once
+        assert activated["state"] == "activating"
+        await relay_and_work(files_settings, db)  # the outbox hands the promotion to a worker
+        deployments = await estate.deployments(activated["id"])
+        assert {d["status"] for d in deployments.values()} == {"verified"}
+        assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=True)
+
+        await estate.call("POST", f"/promotions/{activated['id']}/pause")
+        queue = await create_pool(
+            arq_redis_settings(files_settings.redis_url or ""), default_queue_name=QUEUE_NAME
+        )
+        try:
+            ctx = {"db": db, "redis": queue, "clock": SystemClock(), "queue_name": QUEUE_NAME}
+            assert await promotions_due(ctx) == "advancing 1"  # the sweep, not the outbox row
+        finally:
+            await queue.aclose()
+        worker = build_worker(files_settings, burst=True, relay=False)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+        assert {d["status"] for d in (await estate.deployments(activated["id"])).values()} == {"paused"}
+        assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=False)
 
 
 class TestApi:
