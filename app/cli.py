@@ -150,6 +150,22 @@ PEERS = {"vendure": "connectors.peers.vendure", "tryton": "connectors.peers.tryt
 """Real open-source systems that run locally; ``sandbox`` installs and serves them like the sandboxes."""
 
 
+def _name_values(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, object]:
+    """``name=value`` pairs; a value that reads as JSON (22, true, {"a": 1}) is taken as JSON."""
+    import json
+
+    parsed: dict[str, object] = {}
+    for pair in values:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not name=value")
+        try:
+            parsed[name] = json.loads(raw)
+        except ValueError:
+            parsed[name] = raw
+    return parsed
+
+
 @main.command()
 @click.argument("name")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -159,12 +175,12 @@ PEERS = {"vendure": "connectors.peers.vendure", "tryton": "connectors.peers.tryt
     "options",
     multiple=True,
     metavar="KEY=VALUE",
+    callback=_name_values,
     help="A sandbox option, e.g. restore_rate=1000 or page_size=20 (JSON values; else text).",
 )
-def sandbox(name: str, host: str, port: int, options: tuple[str, ...]) -> None:
+def sandbox(name: str, host: str, port: int, options: dict[str, object]) -> None:
     """Serve sandbox NAME (a local stand-in for a remote system) or a real peer (vendure, tryton)."""
     import importlib
-    import json
 
     import uvicorn
 
@@ -176,17 +192,8 @@ def sandbox(name: str, host: str, port: int, options: tuple[str, ...]) -> None:
     if name not in SANDBOXES:
         known = ", ".join(sorted([*SANDBOXES, *PEERS]))
         raise click.UsageError(f"unknown sandbox {name!r}; known: {known}")
-    chosen: dict[str, object] = {}
-    for option in options:
-        key, equals, text = option.partition("=")
-        if not equals or not key:
-            raise click.UsageError(f"--option {option!r}: write KEY=VALUE")
-        try:
-            chosen[key] = json.loads(text)
-        except ValueError:
-            chosen[key] = text
     try:
-        app = create_sandbox(name, **chosen)
+        app = create_sandbox(name, **options)
     except TypeError as error:
         raise click.UsageError(f"sandbox {name}: {error}") from None
     click.echo(f"sandbox {name} on http://{host}:{port} (faults: POST /_sandbox/faults)")
@@ -266,30 +273,12 @@ def create_partner_command(slug: str, name: str, **branding: str | None) -> None
         click.echo(f"partner {slug} created: {partner_id}")
 
 
-def _default_value(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, object]:
-    """``name=value`` pairs; a value that reads as JSON (22, true, {"a": 1}) is taken as JSON."""
-    import json
-
-    parsed: dict[str, object] = {}
-    for pair in values:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not name=value")
-        try:
-            parsed[name] = json.loads(raw)
-        except ValueError:
-            parsed[name] = raw
-    return parsed
-
-
 @admin.command("derive-template")
 @click.option("--partner", "partner_slug", required=True)
 @click.option("--key", required=True, help="The derived template's key, as retailers pick it")
 @click.option("--name", required=True)
 @click.option("--base", "base_key", required=True, help="A built-in template: vendure, tryton, flatfile, …")
-@click.option("--default", "defaults", multiple=True, callback=_default_value, help="name=value (repeatable)")
+@click.option("--default", "defaults", multiple=True, callback=_name_values, help="name=value (repeatable)")
 @click.option("--lock", "locked", multiple=True, help="A field retailers cannot change (repeatable)")
 def derive_template_command(
     partner_slug: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,6 +16,16 @@ from app.promotions.deployments import relive, restore
 from app.promotions.lifecycle import IllegalTransitionError, move
 from app.promotions.models import PromotionDeployment, PromotionEntry
 from app.promotions.scheduler import PROMOTION_STEP_TASK
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who acts, when, why, and the request's correlation id (handed on to the worker)."""
+
+    actor: str
+    now: datetime
+    reason: str | None
+    correlation_id: str | None
 
 
 class UnknownDestinationError(Exception):
@@ -64,63 +75,58 @@ async def activate(
     session: AsyncSession,
     entry: PromotionEntry,
     destinations: Sequence[uuid.UUID] | None,
-    *,
-    actor: str,
-    now: datetime,
-    reason: str | None,
-    correlation_id: str | None,
+    decision: Decision,
 ) -> None:
     """Approved: schedule it (it activates at the window's start, at once if that has passed). Paused:
     resume everywhere. Active with ``destinations``: deploy again where it was paused or rolled back."""
     if destinations is not None:
         _require(entry, ("active",), "active")
-        if relive(await _chosen(session, entry, destinations), now):
-            await _hand_on(session, entry, correlation_id)
+        if relive(await _chosen(session, entry, destinations), decision.now):
+            await _hand_on(session, entry, decision.correlation_id)
         return
     if entry.state == "paused":
-        move(session, entry, "active", actor=actor, now=now, reason=reason)
-        relive(await _chosen(session, entry, None), now)
-        await _hand_on(session, entry, correlation_id)
+        move(session, entry, "active", actor=decision.actor, now=decision.now, reason=decision.reason)
+        relive(await _chosen(session, entry, None), decision.now)
+        await _hand_on(session, entry, decision.correlation_id)
         return
-    move(session, entry, "scheduled", actor=actor, now=now, reason=reason)
-    if entry.starts_at is not None and entry.starts_at <= now:
-        move(session, entry, "activating", actor=actor, now=now, reason="the window has already started")
-        await _hand_on(session, entry, correlation_id)
+    move(session, entry, "scheduled", actor=decision.actor, now=decision.now, reason=decision.reason)
+    if entry.starts_at is not None and entry.starts_at <= decision.now:
+        move(
+            session,
+            entry,
+            "activating",
+            actor=decision.actor,
+            now=decision.now,
+            reason="the window has already started",
+        )
+        await _hand_on(session, entry, decision.correlation_id)
 
 
 async def pause(
     session: AsyncSession,
     entry: PromotionEntry,
     destinations: Sequence[uuid.UUID] | None,
-    *,
-    actor: str,
-    now: datetime,
-    reason: str | None,
-    correlation_id: str | None,
+    decision: Decision,
 ) -> None:
     """Put regular prices back (everywhere, or on ``destinations``) until resumed with ``/activate``."""
     if destinations is not None:
         _require(entry, ("active",), "paused")
     else:
-        move(session, entry, "paused", actor=actor, now=now, reason=reason)
-    if restore(await _chosen(session, entry, destinations), "paused", now):
-        await _hand_on(session, entry, correlation_id)
+        move(session, entry, "paused", actor=decision.actor, now=decision.now, reason=decision.reason)
+    if restore(await _chosen(session, entry, destinations), "paused", decision.now):
+        await _hand_on(session, entry, decision.correlation_id)
 
 
 async def rollback(
     session: AsyncSession,
     entry: PromotionEntry,
     destinations: Sequence[uuid.UUID] | None,
-    *,
-    actor: str,
-    now: datetime,
-    reason: str | None,
-    correlation_id: str | None,
+    decision: Decision,
 ) -> None:
     """Restore the prices in force before the promotion (everywhere, or on ``destinations``)."""
     if destinations is not None:
         _require(entry, ("active", "paused"), "rolled_back")
     else:
-        move(session, entry, "rolled_back", actor=actor, now=now, reason=reason)
-    if restore(await _chosen(session, entry, destinations), "rolled_back", now):
-        await _hand_on(session, entry, correlation_id)
+        move(session, entry, "rolled_back", actor=decision.actor, now=decision.now, reason=decision.reason)
+    if restore(await _chosen(session, entry, destinations), "rolled_back", decision.now):
+        await _hand_on(session, entry, decision.correlation_id)

@@ -18,7 +18,7 @@ from app.http.correlation import correlation_id_of
 from app.http.problems import Problem
 from app.http.state import services_of
 from app.promotions import actions
-from app.promotions.actions import UnknownDestinationError
+from app.promotions.actions import Decision, UnknownDestinationError
 from app.promotions.deployments import deployments_of
 from app.promotions.http import DeploymentView, PromotionView, actor_of, illegal_problem, load_promotion
 from app.promotions.lifecycle import IllegalTransitionError
@@ -47,15 +47,13 @@ async def _act(
     row = await load_promotion(session, principal, promotion_id, for_update=True)
     before = row.state
     try:
-        await action(
-            session,
-            row,
-            data.destinations,
-            actor=actor_of(principal),
-            now=services_of(request).clock.now(),
-            reason=data.reason,
-            correlation_id=correlation_id_of(request.scope),
+        decision = Decision(
+            actor_of(principal),
+            services_of(request).clock.now(),
+            data.reason,
+            correlation_id_of(request.scope),
         )
+        await action(session, row, data.destinations, decision)
     except IllegalTransitionError as error:
         raise illegal_problem(error) from None
     except UnknownDestinationError as error:

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database.scope import DbScope
 from app.delivery.service import backoff_seconds
 from app.promotions.deploy import DeploymentError, Runtime, verify_prices, write_prices
-from app.promotions.deployments import LIVE, RESTORED, deployments_of, needs_work
+from app.promotions.deployments import LIVE, RESTORED, deployments_of, needs_work, relive
 from app.promotions.lifecycle import SCHEDULER, move
 from app.promotions.models import PromotionDeployment, PromotionEntry
 from app.promotions.pricing import PriceBook, price_book
@@ -82,7 +82,7 @@ async def _pass(runtime: Runtime, promotion_id: uuid.UUID, now: Now) -> str:
         assert tenant is not None
         promotion = parse(Promotion, entry.spec)
         if entry.state == "activating":
-            await _plan(session, entry, tenant, promotion)
+            await _plan(session, entry, tenant, promotion, now())
         deployments = await deployments_of(session, promotion_id)
         due = [d for d in deployments if needs_work(d, now())]
         book = await price_book(session, tenant.id, promotion, now()) if due else PriceBook({}, {}, [])
@@ -117,17 +117,16 @@ async def _pass(runtime: Runtime, promotion_id: uuid.UUID, now: Now) -> str:
     return f"{state}: attempted {len(attempts)} destination(s)"
 
 
-async def _plan(session: AsyncSession, entry: PromotionEntry, tenant: Tenant, promotion: Promotion) -> None:
-    """A pending deployment for each destination that has none yet."""
-    existing = set(
-        (
-            await session.scalars(
-                select(PromotionDeployment.destination_id).where(PromotionDeployment.promotion_id == entry.id)
-            )
-        ).all()
-    )
+async def _plan(
+    session: AsyncSession, entry: PromotionEntry, tenant: Tenant, promotion: Promotion, now: datetime
+) -> None:
+    """A pending deployment for each destination that has none yet; deployments left restored by an
+    earlier run (rolled back, reopened, approved again) go live again."""
+    existing = await deployments_of(session, entry.id)
+    relive(existing, now)
+    planned = {d.destination_id for d in existing}
     for target in await price_targets(session, tenant.id, tenant.partner_id, promotion.eligibility.channels):
-        if target.destination.id in existing:
+        if target.destination.id in planned:
             continue
         session.add(
             PromotionDeployment(

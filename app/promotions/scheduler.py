@@ -55,14 +55,14 @@ async def expire_due(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
 
 
 async def needing_work(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
-    """Promotions no worker holds with a deployment to do, or activating ones not yet planned."""
+    """Promotions no worker holds that are activating (to plan their deployments) or have a deployment
+    with work to do."""
     d = PromotionDeployment
     has_work = exists().where(d.promotion_id == PromotionEntry.id, needs_work_clause(now))
-    unplanned = (PromotionEntry.state == "activating") & ~exists().where(d.promotion_id == PromotionEntry.id)
     rows = await session.scalars(
         select(PromotionEntry.id).where(
             or_(PromotionEntry.leased_until.is_(None), PromotionEntry.leased_until < now),
-            or_(has_work, unplanned),
+            or_(PromotionEntry.state == "activating", has_work),
         )
     )
     return list(rows.all())

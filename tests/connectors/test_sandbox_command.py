@@ -76,7 +76,7 @@ class TestSandboxCommand:
         finally:
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=15) == 0
-        for bad, says in (("page_size", "KEY=VALUE"), ("no_such_option=1", "no_such_option")):
+        for bad, says in (("page_size", "not name=value"), ("no_such_option=1", "no_such_option")):
             result = subprocess.run(
                 shelfsync("sandbox", "pos", "--option", bad),
                 cwd=ROOT,

@@ -16,16 +16,9 @@ from connectors.recipes import default_recipe
 from tenants.audit import AuditEntry
 from tests import factories
 from tests.app.api.calls import assert_problem, bearer
+from tests.app.promotions.estate import SCOPES
 from tests.factories import World
 
-SCOPES = [
-    "promotions:read",
-    "promotions:write",
-    "events:write",
-    "connections:write",
-    "recipes:write",
-    "flows:write",
-]
 START = datetime(2026, 12, 1, tzinfo=UTC)
 
 

@@ -10,10 +10,8 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import pytest
 from arq import create_pool
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -26,10 +24,12 @@ from app.promotions.deploy import Runtime
 from app.promotions.jobs import promotions_due
 from app.redis import arq_redis_settings
 from app.settings import Settings
-from app.worker import QUEUE_NAME, build_worker
+from app.worker import QUEUE_NAME
+from connectors.recipes import default_recipe
+from tests import factories
 from tests.app.api.calls import assert_problem
-from tests.app.promotions.estate import Estate, build_estate, regular_price, sandboxes, sku_of, tick
-from tests.app.sync.test_delivery_worker import relay_and_work
+from tests.app.promotions.estate import SCOPES, Estate, build_estate, regular_price, sandboxes, sku_of, tick
+from tests.app.sync.test_delivery_worker import burst_worker, relay_and_work
 from tests.factories import World
 
 
@@ -141,24 +141,22 @@ class TestFailures:
     async def test_a_destination_that_shows_other_prices_fails_verification(
         self, small_estate: Estate, runtime: Runtime, db: Database, clock: FrozenClock
     ) -> None:
-        """The shop accepts the write but a store manager edits a price before it is read back."""
+        """A marketplace recipe that adds a euro (a mapping mistake): the writes are accepted, the
+        read-back catches every price."""
         estate = small_estate
+        spec = default_recipe("marketplace", "prices", "outbound")
+        assert spec is not None
+        spec["fields"]["amount"] = {"expr": "str(record.amount + 1)"}
+        spec["tests"] = []
+        saved = await estate.call("POST", "/recipes", name="marketplace prices", domain="prices", spec=spec)
+        assert saved.status_code == 201, saved.text
         promotion_id = (await estate.promote(clock.now()))["id"]
-        variant = next(v for v in estate.sandboxes.shop.variants.values() if v.sku == sku_of(3))
-        original_update = estate.sandboxes.shop.variants
-
         await run_due(runtime, db, clock)
-        variant.price = regular_price(3) + 1  # changed behind our back after verification
-        assert original_update is estate.sandboxes.shop.variants
-        # a pause to the web shop only restores and re-verifies it; its read-back catches nothing wrong
-        paused = await estate.call(
-            "POST", f"/promotions/{promotion_id}/pause", destinations=[estate.destinations["web shop"]]
-        )
-        assert paused.status_code == 200, paused.text
-        await run_due(runtime, db, clock)
-        deployments = await estate.deployments(promotion_id)
-        assert deployments["web shop"]["status"] == "paused"
-        assert estate.sandboxes.shop_prices()[sku_of(3)] == regular_price(3)
+        failed = (await estate.deployments(promotion_id))["marketplace"]
+        assert failed["status"] == "failed"
+        assert failed["deployed_at"] is not None
+        assert failed["last_error"].startswith("read-back found 30 of 30 price(s) wrong: SKU-00000: expected")
+        assert (await estate.sandboxes.market_prices())[sku_of(0)] == estate.promoted(0) + 1
 
 
 class TestPauseAndRollback:
@@ -219,6 +217,27 @@ class TestPauseAndRollback:
         prices = await estate.prices_everywhere()
         assert prices["marketplace"] == expect_everywhere(estate, promoted=False)["marketplace"]
         assert prices["web shop"] == expect_everywhere(estate, promoted=True)["web shop"]
+
+    async def test_a_rolled_back_promotion_reopened_and_approved_again_goes_live_again(
+        self, small_estate: Estate, runtime: Runtime, db: Database, clock: FrozenClock
+    ) -> None:
+        estate = small_estate
+        promotion_id = (await estate.promote(clock.now()))["id"]
+        await run_due(runtime, db, clock)
+        await estate.call("POST", f"/promotions/{promotion_id}/rollback", reason="typo in the name")
+        await run_due(runtime, db, clock)
+        assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=False)
+        for step, key in (
+            ("reopen", None),
+            ("validate", None),
+            ("approve", estate.approver),
+            ("activate", None),
+        ):
+            answer = await estate.call("POST", f"/promotions/{promotion_id}/{step}", key)
+            assert answer.status_code == 200, answer.text
+        await run_due(runtime, db, clock)
+        assert {d["status"] for d in (await estate.deployments(promotion_id)).values()} == {"verified"}
+        assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=True)
 
 
 class TestExpiry:
@@ -299,11 +318,7 @@ class TestWorker:
             assert await promotions_due(ctx) == "advancing 1"  # the sweep, not the outbox row
         finally:
             await queue.aclose()
-        worker = build_worker(files_settings, burst=True, relay=False)
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
+        await burst_worker(files_settings)
         assert {d["status"] for d in (await estate.deployments(activated["id"])).values()} == {"paused"}
         assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=False)
 
@@ -352,9 +367,6 @@ class TestApi:
     async def test_another_retailer_sees_nothing(
         self, small_estate: Estate, world: World, db: Database, clock: FrozenClock
     ) -> None:
-        from tests import factories
-        from tests.app.promotions.estate import SCOPES
-
         promotion_id = (await small_estate.promote(clock.now() + timedelta(days=1)))["id"]
         other = await factories.make_api_key(db, world.tenant_a2, SCOPES)
         for method, path in (
@@ -363,8 +375,3 @@ class TestApi:
             ("POST", f"/promotions/{promotion_id}/rollback"),
         ):
             assert_problem(await small_estate.call(method, path, other), 404, "not-found")
-
-
-@pytest.fixture
-def folder_of(files_settings: Settings, world: World) -> Path:
-    return tenant_folder(files_settings, world.tenant_a1.id) / "pos"

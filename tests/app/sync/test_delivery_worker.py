@@ -25,6 +25,11 @@ async def relay_and_work(settings: Settings, db: Database) -> None:
         await OutboxRelay(db, queue, queue_name=QUEUE_NAME).drain()
     finally:
         await queue.aclose()
+    await burst_worker(settings)
+
+
+async def burst_worker(settings: Settings) -> None:
+    """A worker that runs every job queued now, then stops (no outbox relay of its own)."""
     worker = build_worker(settings, burst=True, relay=False)
     try:
         await worker.main()
