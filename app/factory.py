@@ -35,6 +35,7 @@ from app.ingress.hooks import HookController
 from app.inventory.endpoints import StockController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
+from app.portal.branding import PortalBrandingController
 from app.portal.context import LoginRequired
 from app.portal.home import HomeController
 from app.prices.endpoints import PriceController
@@ -124,6 +125,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             AuthController,
             HomeController,
             PortalApiKeyController,
+            PortalBrandingController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

@@ -59,6 +59,47 @@ async def create_partner(
     return partner
 
 
+BRANDING_FIELDS = (
+    "name",
+    "logo_url",
+    "favicon_url",
+    "primary_color",
+    "accent_color",
+    "support_email",
+    "footer_text",
+)
+"""What a partner admin edits on the branding page (slug and custom domain are set by the platform)."""
+
+
+async def update_branding(
+    session: AsyncSession, actor: Actor, partner: Partner, changes: dict[str, str | None]
+) -> dict[str, dict[str, str | None]]:
+    """Apply branding ``changes`` (fields of ``BRANDING_FIELDS``); audited with before and after.
+    Returns what changed."""
+    changed = {
+        field: {"before": getattr(partner, field), "after": value}
+        for field, value in changes.items()
+        if field in BRANDING_FIELDS and getattr(partner, field) != value
+    }
+    for field, values in changed.items():
+        setattr(partner, field, values["after"])
+    if changed:
+        await session.flush()
+        await record_audit(
+            session,
+            actor,
+            action="partner.branding_changed",
+            target_type="partner",
+            target_id=partner.id,
+            partner_id=partner.id,
+            changes={
+                "before": {f: v["before"] for f, v in changed.items()},
+                "after": {f: v["after"] for f, v in changed.items()},
+            },
+        )
+    return changed
+
+
 async def create_tenant(
     session: AsyncSession,
     actor: Actor,
