@@ -37,6 +37,8 @@ from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.branding import PortalBrandingController
 from app.portal.context import LoginRequired
+from app.portal.dead_letters import PortalDeadLetterController
+from app.portal.health import PortalHealthController
 from app.portal.home import HomeController
 from app.prices.endpoints import PriceController
 from app.promotions.deployment_endpoints import PromotionDeploymentController
@@ -126,6 +128,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             HomeController,
             PortalApiKeyController,
             PortalBrandingController,
+            PortalHealthController,
+            PortalDeadLetterController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

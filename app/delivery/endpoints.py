@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
-from app.delivery.models import DeadLetter, QueuedDelivery
-from app.delivery.queue import Change, enqueue, nudge
+from app.delivery.dead_letters import discard_dead_letter, replay_dead_letter
+from app.delivery.models import DeadLetter
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.pagination import DEFAULT_LIMIT, Page, keyset_page
@@ -24,7 +24,6 @@ from app.http.problems import Problem
 from app.http.state import services_of
 from connectors.canonical import CanonicalError, parse_record, to_builtins
 from tenants.api_keys import ApiPrincipal
-from tenants.audit import record_audit
 
 DeadLetterStatus = Literal["open", "replayed", "discarded"]
 DeadLetterId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
@@ -165,41 +164,13 @@ class DeadLetterController(Controller):
         it is delivered. 409 unless the dead letter is open."""
         row = await _open_dead_letter(session, principal.tenant_id, dead_letter_id)
         fix = data.payload if data is not None else None
-        before = row.payload
-        payload = before if fix is None else _edited_payload(row, fix)
-        now = services_of(request).clock.now()
-        correlation_id = row.correlation_id or correlation_id_of(request.scope)
-        newer = await session.scalar(
-            select(QueuedDelivery).where(
-                QueuedDelivery.destination_id == row.destination_id,
-                QueuedDelivery.entity_key == row.entity_key,
-            )
-        )
-        if newer is not None and fix is None:
-            # A newer value of the same entity is already waiting: it carries the latest state, so it goes
-            # now instead of the old one (replaying the old value would undo a newer change).
-            newer.due_at, newer.is_urgent = now, True
-        else:
-            await enqueue(
-                session,
-                principal.tenant_id,
-                row.destination_id,
-                [Change(row.entity_key, row.record_type, payload, now, True, correlation_id)],
-                now,
-            )
-        await nudge(session, principal.tenant_id, [row.destination_id], correlation_id)
-        changes: dict[str, Any] = {"status": {"before": row.status, "after": "replayed"}}
-        if fix is not None:
-            changes["payload"] = {"before": before, "after": payload}
-        row.payload, row.status, row.resolved_at = payload, "replayed", now
-        await record_audit(
+        await replay_dead_letter(
             session,
+            row,
             request_actor(request, "api_key", principal.key_id),
-            action="dead_letter.replayed",
-            target_type="dead_letter",
-            target_id=str(row.id),
-            tenant_id=principal.tenant_id,
-            changes=changes,
+            services_of(request).clock.now(),
+            correlation_id_of(request.scope),
+            None if fix is None else _edited_payload(row, fix),
         )
         return DeadLetterView.of(row)
 
@@ -218,15 +189,10 @@ class DeadLetterController(Controller):
     ) -> DeadLetterView:
         """Give up on a dead letter for good; 409 unless it is open."""
         row = await _open_dead_letter(session, principal.tenant_id, dead_letter_id)
-        changes = {"status": {"before": row.status, "after": "discarded"}}
-        row.status, row.resolved_at = "discarded", services_of(request).clock.now()
-        await record_audit(
+        await discard_dead_letter(
             session,
+            row,
             request_actor(request, "api_key", principal.key_id),
-            action="dead_letter.discarded",
-            target_type="dead_letter",
-            target_id=str(row.id),
-            tenant_id=principal.tenant_id,
-            changes=changes,
+            services_of(request).clock.now(),
         )
         return DeadLetterView.of(row)

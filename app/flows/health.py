@@ -1,0 +1,148 @@
+"""How a retailer's flows are doing over the last hour, from stored facts (runs, the delivery queue,
+dead letters), and the badge each gets.
+
+Rules, per flow (the first that holds wins):
+- **failing**: less than 95 % of the records delivered in the last hour went through, or a dead
+  letter was written in the last hour;
+- **degraded**: less than 99.5 % went through, or dead letters are still open, or work has been due
+  for more than 5 minutes without being delivered;
+- **ok**: otherwise (a flow with no traffic is ok).
+A retailer's badge is its worst flow's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.models import DeadLetter, QueuedDelivery
+from app.flows.models import Flow, FlowDestination, Run
+
+WINDOW = timedelta(hours=1)
+FAILING_BELOW = 0.95
+DEGRADED_BELOW = 0.995
+STALE_BACKLOG = timedelta(minutes=5)
+ORDER = {"ok": 0, "degraded": 1, "failing": 2}
+
+
+@dataclass
+class FlowHealth:
+    flow_id: uuid.UUID
+    name: str
+    domain: str
+    runs: int = 0
+    delivered: int = 0
+    failed: int = 0
+    batch_ms: dict[str, float | None] = field(default_factory=lambda: {"p50": None, "p95": None, "p99": None})
+    """Delivery batch durations (claim → destination answered) in the window."""
+    backlog: int = 0
+    oldest_due_seconds: float | None = None
+    dead_letters_open: int = 0
+    dead_letters_recent: int = 0
+    status: str = "ok"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def success_rate(self) -> float | None:
+        total = self.delivered + self.failed
+        return None if total == 0 else self.delivered / total
+
+    def judge(self) -> None:
+        rate = self.success_rate
+        if rate is not None and rate < FAILING_BELOW:
+            self.reasons.append(f"{rate:.1%} of records delivered in the last hour")
+        if self.dead_letters_recent:
+            self.reasons.append(f"{self.dead_letters_recent} dead letter(s) in the last hour")
+        if self.reasons:
+            self.status = "failing"
+            return
+        if rate is not None and rate < DEGRADED_BELOW:
+            self.reasons.append(f"{rate:.1%} of records delivered in the last hour")
+        if self.dead_letters_open:
+            self.reasons.append(f"{self.dead_letters_open} open dead letter(s)")
+        if self.oldest_due_seconds is not None and self.oldest_due_seconds > STALE_BACKLOG.total_seconds():
+            self.reasons.append(f"work due for {self.oldest_due_seconds / 60:.0f} min")
+        self.status = "degraded" if self.reasons else "ok"
+
+
+def worst(statuses: Iterable[str]) -> str:
+    return max(statuses, key=ORDER.__getitem__, default="ok")
+
+
+async def flow_health(session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime) -> list[FlowHealth]:
+    """Every flow of these retailers with its figures and badge."""
+    flows = {
+        flow.id: FlowHealth(flow.id, flow.name, flow.domain)
+        for flow in await session.scalars(
+            select(Flow).where(Flow.tenant_id.in_(tenant_ids)).order_by(Flow.created_at)
+        )
+    }
+    since = now - WINDOW
+    duration = func.extract("epoch", Run.finished_at - Run.started_at) * 1000
+    for row in await session.execute(
+        select(
+            Run.flow_id,
+            func.count(),
+            func.coalesce(func.sum(Run.written_count), 0),
+            func.coalesce(func.sum(Run.failed_count), 0),
+            *(func.percentile_cont(q).within_group(duration) for q in (0.5, 0.95, 0.99)),
+        )
+        .where(
+            Run.tenant_id.in_(tenant_ids),
+            Run.kind == "delivery",
+            Run.started_at >= since,
+            Run.finished_at.is_not(None),
+        )
+        .group_by(Run.flow_id)
+    ):
+        health = flows.get(row[0])
+        if health is not None:
+            health.runs, health.delivered, health.failed = int(row[1]), int(row[2]), int(row[3])
+            health.batch_ms = {
+                name: None if value is None else round(float(value), 1)
+                for name, value in zip(("p50", "p95", "p99"), row[4:], strict=True)
+            }
+    for flow_id, backlog, oldest in await session.execute(
+        select(FlowDestination.flow_id, func.count(), func.min(QueuedDelivery.due_at))
+        .join(FlowDestination, FlowDestination.id == QueuedDelivery.destination_id)
+        .where(QueuedDelivery.tenant_id.in_(tenant_ids))
+        .group_by(FlowDestination.flow_id)
+    ):
+        health = flows.get(flow_id)
+        if health is not None:
+            health.backlog = int(backlog)
+            health.oldest_due_seconds = max((now - oldest).total_seconds(), 0) if oldest <= now else None
+    for flow_id, open_count, recent in await session.execute(
+        select(
+            FlowDestination.flow_id,
+            func.count(),
+            func.count().filter(DeadLetter.created_at >= since),
+        )
+        .join(FlowDestination, FlowDestination.id == DeadLetter.destination_id)
+        .where(DeadLetter.tenant_id.in_(tenant_ids), DeadLetter.status == "open")
+        .group_by(FlowDestination.flow_id)
+    ):
+        health = flows.get(flow_id)
+        if health is not None:
+            health.dead_letters_open, health.dead_letters_recent = int(open_count), int(recent)
+    for health in flows.values():
+        health.judge()
+    return list(flows.values())
+
+
+async def tenant_badges(
+    session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, str]:
+    """Each retailer's badge: its worst flow's (ok without flows)."""
+    tenant_of = dict(
+        (await session.execute(select(Flow.id, Flow.tenant_id).where(Flow.tenant_id.in_(tenant_ids)))).all()
+    )
+    statuses: dict[uuid.UUID, list[str]] = {tenant_id: [] for tenant_id in tenant_ids}
+    for health in await flow_health(session, tenant_ids, now):
+        statuses[tenant_of[health.flow_id]].append(health.status)
+    return {tenant_id: worst(found) for tenant_id, found in statuses.items()}
