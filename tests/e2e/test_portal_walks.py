@@ -1,0 +1,107 @@
+"""Walks through the branded portal in a real browser.
+
+- A partner admin signs in on the partner's host, brands the portal (the preview follows the form and
+  refuses a colour too light for white text before anything is saved), and sees the retailers with
+  their health badges.
+- A retailer admin signs in on the same host, sees the partner's brand and the sync health, replays a
+  dead letter, and creates an API key whose secret is shown once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from playwright.async_api import expect
+
+from app.clock import FrozenClock
+from app.database.engine import Database
+from tests.app.portal.sync_facts import seed_sync_facts
+from tests.factories import PASSWORD, World
+
+HOST = "alpha.localhost"
+
+
+class TestPartnerAdmin:
+    async def test_brands_the_portal_and_sees_retailer_health(
+        self,
+        portal: Callable[[str, str], str],
+        walk: Callable[[str], Any],
+        world: World,
+        db: Database,
+        clock: FrozenClock,
+    ) -> None:
+        async with httpx.AsyncClient(base_url=portal("127.0.0.1", "")) as api:
+            await seed_sync_facts(api, world, db, clock.now())
+        me = await walk("partner-admin")
+        page = me.page
+        await me.sign_in(portal(HOST, "/login"), world.users["partner_admin_a"].email, PASSWORD)
+        await expect(page.locator("header .name")).to_have_text("Alpha Commerce")
+        await me.shot("home")
+
+        await page.get_by_role("link", name="Branding").click()
+        await page.get_by_label("Name").fill("Alpha Retail Cloud")
+        await page.get_by_label("Primary colour").fill("#ffee00")
+        preview = page.get_by_test_id("brand-preview")
+        await expect(preview.locator('[data-field="primary_color"]')).to_contain_text(
+            "WCAG AA asks for 4.5:1"
+        )
+        await expect(preview.get_by_test_id("preview-name")).to_have_text("Alpha Retail Cloud")
+        await me.shot("preview-refuses-a-light-colour")
+
+        await page.get_by_role("button", name="Save branding").click()
+        await expect(page.locator("#primary_color-error")).to_contain_text("too light")
+        await expect(page.locator("header .name")).to_have_text("Alpha Commerce")  # nothing saved
+        await page.get_by_label("Primary colour").fill("#0b3d2e")
+        await expect(preview.locator('[data-field="primary_color"]')).to_have_count(0)
+        await page.get_by_role("button", name="Save branding").click()
+        await expect(page.get_by_role("status")).to_contain_text("Saved")
+        await expect(page.locator("header .name")).to_have_text("Alpha Retail Cloud")
+        assert "Shelfsync" not in await page.content()
+        await me.shot("branded")
+
+        await page.get_by_role("link", name="Retailers").click()
+        rows = page.locator("tbody tr")
+        await expect(rows.filter(has_text="a1").get_by_test_id("tenant-health")).to_have_text("failing")
+        await expect(rows.filter(has_text="a2").get_by_test_id("tenant-health")).to_have_text("degraded")
+        await me.shot("retailers")
+
+
+class TestRetailerAdmin:
+    async def test_sees_health_replays_a_dead_letter_and_creates_an_api_key(
+        self,
+        portal: Callable[[str, str], str],
+        walk: Callable[[str], Any],
+        world: World,
+        db: Database,
+        clock: FrozenClock,
+    ) -> None:
+        async with httpx.AsyncClient(base_url=portal("127.0.0.1", "")) as api:
+            facts = await seed_sync_facts(api, world, db, clock.now())
+        me = await walk("retailer-admin")
+        page = me.page
+        await me.sign_in(portal(HOST, "/login"), world.users["retailer_admin_a1"].email, PASSWORD)
+        await expect(page.locator("header .name")).to_have_text("Alpha Commerce")
+
+        await page.get_by_role("link", name="Health").click()
+        await expect(page.get_by_test_id("overall-status")).to_have_text("failing")
+        await expect(page.locator('tr[data-flow="stock to the app"]')).to_contain_text("2 dead letter(s)")
+        await me.shot("health")
+
+        await page.get_by_role("link", name="Dead letters").first.click()
+        first = facts["letters"][0]
+        await page.get_by_label(f"Select dead letter {first}").check()
+        await me.shot("dead-letter-ticked")
+        await page.get_by_role("button", name="Replay selected").click()
+        await expect(page.get_by_test_id("act-result")).to_have_text("1 done.")
+        await expect(page.locator(f'tr[data-dead-letter="{first}"]')).to_have_count(0)
+        await me.shot("dead-letter-replayed")
+
+        await page.get_by_role("link", name="API keys").click()
+        await page.get_by_label("Name").fill("warehouse scanner")
+        await page.get_by_role("button", name="Create key").click()
+        secret = page.get_by_test_id("new-secret")
+        await expect(secret).to_contain_text("ss_")
+        await expect(page.locator("tbody")).to_contain_text("warehouse scanner")
+        await me.shot("api-key-created")
