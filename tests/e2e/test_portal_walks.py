@@ -3,8 +3,9 @@
 - A partner admin signs in on the partner's host, brands the portal (the preview follows the form and
   refuses a colour too light for white text before anything is saved), and sees the retailers with
   their health badges.
-- A retailer admin signs in on the same host, sees the partner's brand and the sync health, replays a
-  dead letter, and creates an API key whose secret is shown once.
+- A retailer admin signs in on the same host, sees the partner's brand and the sync health, edits a
+  recipe with its live preview (a problem shows by its path, then the mapped output) and saves a
+  version, replays a dead letter, and creates an API key whose secret is shown once.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class TestPartnerAdmin:
 
 
 class TestRetailerAdmin:
-    async def test_sees_health_replays_a_dead_letter_and_creates_an_api_key(
+    async def test_sees_health_edits_a_recipe_replays_a_dead_letter_and_creates_an_api_key(
         self,
         portal: Callable[[str, str], str],
         walk: Callable[[str], Any],
@@ -88,6 +89,21 @@ class TestRetailerAdmin:
         await expect(page.get_by_test_id("overall-status")).to_have_text("failing")
         await expect(page.locator('tr[data-flow="stock to the app"]')).to_contain_text("2 dead letter(s)")
         await me.shot("health")
+
+        await page.get_by_role("link", name="Recipes").click()
+        await page.get_by_role("link", name="stock to the web stock").click()
+        source = page.get_by_label("Recipe (YAML or JSON)")
+        original = await source.input_value()
+        await source.fill(original.replace("cast: int", "cast: integer-ish", 1))
+        outcome = page.get_by_test_id("recipe-outcome")
+        await expect(outcome.locator('[data-path="fields.on_hand.cast"]')).to_be_visible()
+        await me.shot("recipe-problem-live")
+        await source.fill(original.replace("name: REST stock", "name: Web shop stock", 1))
+        await expect(outcome.locator('[data-path="fields.on_hand.cast"]')).to_have_count(0)
+        await expect(outcome.get_by_test_id("mapped-status")).to_have_text("ok")
+        await page.get_by_role("button", name="Save as a new version").click()
+        await expect(page.get_by_role("status")).to_have_text("Saved as version 2.")
+        await me.shot("recipe-saved")
 
         await page.get_by_role("link", name="Dead letters").first.click()
         first = facts["letters"][0]
