@@ -40,6 +40,7 @@ from app.portal.context import LoginRequired
 from app.portal.dead_letters import PortalDeadLetterController
 from app.portal.health import PortalHealthController
 from app.portal.home import HomeController
+from app.portal.onboarding import PortalOnboardingController
 from app.portal.recipes import PortalRecipeController
 from app.prices.endpoints import PriceController
 from app.promotions.deployment_endpoints import PromotionDeploymentController
@@ -132,6 +133,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalHealthController,
             PortalDeadLetterController,
             PortalRecipeController,
+            PortalOnboardingController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

@@ -17,7 +17,7 @@ from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.sessions import renew_session
 from app.http.state import services_of
-from app.portal.context import provide_brand, usable_here
+from app.portal.context import portal_base_url, provide_brand, usable_here
 from app.portal.password_reset import complete_reset, find_valid_token, request_reset
 from app.portal.throttle import LoginThrottle
 from tenants.audit import record_audit
@@ -137,11 +137,7 @@ class AuthController(Controller):
                 status_code=400,
             )
         services = services_of(request)
-        # Links are built from the brand's own host name, never from the request's Host header,
-        # which a client controls (a forged Host would mail the victim a link to another site).
-        port = request.url.port
-        hostname = brand.hostname(services.settings.base_domain)
-        base = f"{request.url.scheme}://{hostname}{f':{port}' if port and port not in (80, 443) else ''}"
+        base = portal_base_url(request, brand)
         async with services.db.transaction(DbScope.system()) as session:
             await request_reset(
                 session,

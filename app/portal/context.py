@@ -92,3 +92,11 @@ async def provide_portal_user(request: Request[Any, Any, Any]) -> PortalUser:
     index = session_data.get("reach", 0)
     current = reaches[index] if isinstance(index, int) and 0 <= index < len(reaches) else reaches[0]
     return PortalUser(user, reaches, current)
+
+
+def portal_base_url(request: Request[Any, Any, Any], brand: Brand) -> str:
+    """The brand's portal address for links in mails: built from the brand's own host name, never from
+    the request's Host header, which a client controls (a forged Host would mail a link to another site)."""
+    port = request.url.port
+    hostname = brand.hostname(services_of(request).settings.base_domain)
+    return f"{request.url.scheme}://{hostname}{f':{port}' if port and port not in (80, 443) else ''}"

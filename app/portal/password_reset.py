@@ -1,4 +1,5 @@
-"""Password reset: a single-use token mailed to the user (through the outbox), valid for an hour."""
+"""Password reset: a single-use token mailed to the user (through the outbox), valid for an hour. An
+invitation is the same token, valid for a week, with a welcome instead of a reset notice."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tenants.passwords import hash_password
 from tenants.service import find_user_by_email
 
 TOKEN_LIFETIME = timedelta(hours=1)
+INVITE_LIFETIME = timedelta(days=7)
 
 
 def _digest(token: str) -> str:
@@ -40,11 +42,7 @@ async def request_reset(
     user = await find_user_by_email(session, email)
     if user is None or not user.is_active:
         return False
-    token = secrets.token_urlsafe(32)
-    session.add(
-        PasswordResetToken(user_id=user.id, token_hash=_digest(token), expires_at=now + TOKEN_LIFETIME)
-    )
-    link = f"{reset_url_base.rstrip('/')}/password-reset/{token}"
+    link = _issue_link(session, user, reset_url_base, now + TOKEN_LIFETIME)
     await queue_mail(
         session,
         to_address=user.email,
@@ -66,6 +64,47 @@ async def request_reset(
         target_id=user.id,
     )
     return True
+
+
+def _issue_link(session: AsyncSession, user: User, url_base: str, expires_at: datetime) -> str:
+    """A new single-use token for ``user`` (only its digest is stored); the link that carries it."""
+    token = secrets.token_urlsafe(32)
+    session.add(PasswordResetToken(user_id=user.id, token_hash=_digest(token), expires_at=expires_at))
+    return f"{url_base.rstrip('/')}/password-reset/{token}"
+
+
+async def send_invitation(
+    session: AsyncSession,
+    *,
+    user: User,
+    inviter: Actor,
+    place: str,
+    brand: Brand,
+    url_base: str,
+    now: datetime,
+) -> None:
+    """Mail ``user`` a link to choose a password and sign in to ``place`` (valid for a week)."""
+    link = _issue_link(session, user, url_base, now + INVITE_LIFETIME)
+    await queue_mail(
+        session,
+        to_address=user.email,
+        from_name=brand.name,
+        subject=f"You are invited to {place} at {brand.name}",
+        body=(
+            f"You have been given access to {place} at {brand.name}.\n\n"
+            f"Open this link within a week to choose your password:\n{link}\n"
+        ),
+        partner_id=None if brand.partner_id is None else uuid.UUID(brand.partner_id),
+        correlation_id=inviter.correlation_id,
+    )
+    await record_audit(
+        session,
+        inviter,
+        action="user.invited",
+        target_type="user",
+        target_id=user.id,
+        changes={"place": place},
+    )
 
 
 async def find_valid_token(session: AsyncSession, token: str, now: datetime) -> PasswordResetToken | None:

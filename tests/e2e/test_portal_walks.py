@@ -2,7 +2,9 @@
 
 - A partner admin signs in on the partner's host, brands the portal (the preview follows the form and
   refuses a colour too light for white text before anything is saved), and sees the retailers with
-  their health badges.
+  their health badges; then onboards a retailer through the wizard (an invitation, a connection to a
+  REST sandbox from the form the template's schema makes, its real check, a default recipe, a flow,
+  go live), leaving and resuming on the way.
 - A retailer admin signs in on the same host, sees the partner's brand and the sync health, edits a
   recipe with its live preview (a problem shows by its path, then the mapped output) and saves a
   version, replays a dead letter, and creates an API key whose secret is shown once.
@@ -18,7 +20,9 @@ from playwright.async_api import expect
 
 from app.clock import FrozenClock
 from app.database.engine import Database
+from connectors.sandboxes import rest
 from tests.app.portal.sync_facts import seed_sync_facts
+from tests.connectors.serving import serve
 from tests.factories import PASSWORD, World
 
 HOST = "alpha.localhost"
@@ -67,6 +71,57 @@ class TestPartnerAdmin:
         await expect(rows.filter(has_text="a1").get_by_test_id("tenant-health")).to_have_text("failing")
         await expect(rows.filter(has_text="a2").get_by_test_id("tenant-health")).to_have_text("degraded")
         await me.shot("retailers")
+
+    async def test_onboards_a_retailer_through_the_wizard_against_a_sandbox(
+        self,
+        portal: Callable[[str, str], str],
+        walk: Callable[[str], Any],
+        world: World,
+    ) -> None:
+        me = await walk("onboarding")
+        page = me.page
+        await me.sign_in(portal(HOST, "/login"), world.users["partner_admin_a"].email, PASSWORD)
+        await page.get_by_role("link", name="Retailers").click()
+        await page.get_by_role("link", name="Onboard a retailer").click()
+        await page.get_by_label("Retailer name").fill("Corner Shop")
+        await page.get_by_label("Short name (slug)").fill("corner")
+        await page.get_by_role("button", name="Create and continue").click()
+        await expect(page.get_by_role("heading", name="Onboarding Corner Shop")).to_be_visible()
+        await page.get_by_label("Invite by e-mail").fill("owner@corner.example")
+        await page.get_by_role("button", name="Send invitation").click()
+        await expect(page.locator("table")).to_contain_text("owner@corner.example")
+        await me.shot("invited")
+
+        # leave the wizard, come back through the retailer list: it resumes at connections
+        await page.get_by_role("link", name="Home").click()
+        await page.get_by_role("link", name="Retailers").click()
+        await page.locator("tr", has_text="Corner Shop").get_by_role("link", name="onboarding").click()
+        await expect(page.locator('[aria-current="step"]')).to_have_text("3. connections")
+
+        async with serve(rest.create_app()) as shop:
+            await page.get_by_label("Add a connection from a template").select_option(
+                label="Generic REST/JSON"
+            )
+            await page.get_by_role("button", name="Choose").click()
+            await page.get_by_label("Connection name").fill("web shop")
+            await page.get_by_label("base url (required)").fill(shop)
+            await page.get_by_label("api key", exact=True).fill("sandbox-key")
+            await me.shot("connection-form")
+            await page.get_by_role("button", name="Add connection").click()
+            await page.get_by_role("button", name="Test connection").click()
+            await expect(page.get_by_test_id("connection-check")).to_contain_text("ok")
+            await me.shot("connection-checked")
+        await page.get_by_role("link", name="Next: recipes").click()
+        await page.get_by_role("button", name="Add web shop inventory outbound").click()
+        await page.get_by_role("link", name="Next: flows").click()
+        await page.get_by_label("Flow name").fill("stock to the web shop")
+        await page.get_by_label("web shop with web shop inventory outbound (inventory)").check()
+        await page.get_by_role("button", name="Add flow").click()
+        await expect(page.locator("table")).to_contain_text("not yet")
+        await page.get_by_role("link", name="Next: go live").click()
+        await page.get_by_role("button", name="Go live: switch the flows on").click()
+        await expect(page.get_by_test_id("live")).to_have_text("Corner Shop is live.")
+        await me.shot("live")
 
 
 class TestRetailerAdmin:
