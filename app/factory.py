@@ -42,6 +42,7 @@ from app.portal.health import PortalHealthController
 from app.portal.home import HomeController
 from app.portal.onboarding import PortalOnboardingController
 from app.portal.recipes import PortalRecipeController
+from app.portal.templates_library import PortalTemplateLibraryController
 from app.prices.endpoints import PriceController
 from app.promotions.deployment_endpoints import PromotionDeploymentController
 from app.promotions.endpoints import PromotionController
@@ -134,6 +135,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalDeadLetterController,
             PortalRecipeController,
             PortalOnboardingController,
+            PortalTemplateLibraryController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),
