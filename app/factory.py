@@ -33,6 +33,7 @@ from app.http.state import Services
 from app.ingress.endpoints import EventController
 from app.ingress.hooks import HookController
 from app.inventory.endpoints import StockController
+from app.portal.activity import PortalActivityController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.branding import PortalBrandingController
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalRecipeController,
             PortalOnboardingController,
             PortalTemplateLibraryController,
+            PortalActivityController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

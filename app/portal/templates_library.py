@@ -19,7 +19,7 @@ from app.connections.templates import available_templates, derive_template
 from app.http.actor import request_actor
 from app.http.state import services_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user
-from connectors.registry import UnknownTemplateError, template_class, template_keys
+from connectors.registry import template_class, template_keys
 from connectors.sdk.errors import ConfigError
 from tenants.branding import Brand
 
