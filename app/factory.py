@@ -44,6 +44,7 @@ from app.portal.home import HomeController
 from app.portal.onboarding import PortalOnboardingController
 from app.portal.recipes import PortalRecipeController
 from app.portal.templates_library import PortalTemplateLibraryController
+from app.portal.users import PortalUsersController
 from app.prices.endpoints import PriceController
 from app.promotions.deployment_endpoints import PromotionDeploymentController
 from app.promotions.endpoints import PromotionController
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalOnboardingController,
             PortalTemplateLibraryController,
             PortalActivityController,
+            PortalUsersController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

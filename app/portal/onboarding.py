@@ -24,14 +24,13 @@ from app.connections.models import Connection
 from app.connections.service import create_connection, run_connection_check, tenant_folder
 from app.connections.templates import available_templates, resolve_template
 from app.crypto import SecretBox
-from app.database.scope import DbScope
 from app.flows.models import Flow
 from app.flows.service import DestinationSpec, FlowRejectedError, create_flow
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.state import services_of
-from app.portal.context import PortalUser, portal_base_url, provide_brand, provide_portal_user
-from app.portal.password_reset import send_invitation
+from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.invitations import INVITABLE, invite_to_tenant, read_invitation
 from app.portal.schema_form import form_fields, form_values
 from app.recipes.models import Recipe
 from app.recipes.service import RecipeRejectedError, save_recipe_version
@@ -41,13 +40,10 @@ from connectors.sdk.errors import ConfigError
 from tenants.audit import record_audit
 from tenants.branding import Brand
 from tenants.models import Membership, Tenant, User
-from tenants.roles import Role
-from tenants.service import DuplicateError, create_tenant, create_user, find_user_by_email, grant_role
+from tenants.service import DuplicateError, create_tenant
 
 STEPS = ("details", "users", "connections", "recipes", "flows", "live")
 _SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-INVITABLE = (Role.RETAILER_ADMIN, Role.RETAILER_VIEWER)
 
 
 def _partner_of(portal_user: PortalUser) -> uuid.UUID:
@@ -253,34 +249,13 @@ class PortalOnboardingController(Controller):
     ) -> Redirect | Template:
         """Invite a user with a retailer role; they get a mail to choose a password."""
         partner_id = _partner_of(portal_user)
-        form = await _form(request)
-        email, role_name = str(form.get("email", "")).strip().lower(), str(form.get("role", ""))
-        errors: dict[str, str] = {}
-        if not _EMAIL.match(email):
-            errors["email"] = "Give an e-mail address."
-        if role_name not in {r.value for r in INVITABLE}:
-            errors["role"] = "Pick retailer admin or retailer viewer."
+        email, role, errors = read_invitation(await _form(request))
+        if not errors:
+            async with services_of(request).db.transaction(portal_user.db_scope()) as session:
+                tenant = await self._tenant(session, partner_id, tenant_id)
+            errors = await invite_to_tenant(request, brand, portal_user, tenant, email, role)
         if errors:
             return await self._page(request, brand, portal_user, tenant_id, "users", 422, errors=errors)
-        services = services_of(request)
-        actor = request_actor(request, "user", portal_user.user.id)
-        async with services.db.transaction(portal_user.db_scope()) as session:
-            tenant = await self._tenant(session, partner_id, tenant_id)
-        # users are platform-wide rows: looked up and created in the system scope, audited as the inviter
-        async with services.db.transaction(DbScope.system()) as session:
-            user = await find_user_by_email(session, email)
-            if user is None:
-                user = await create_user(session, actor, email=email, password=None)
-                await send_invitation(
-                    session,
-                    user=user,
-                    inviter=actor,
-                    place=tenant.name,
-                    brand=brand,
-                    url_base=portal_base_url(request, brand),
-                    now=services.clock.now(),
-                )
-            await grant_role(session, actor, user_id=user.id, role=Role(role_name), tenant_id=tenant.id)
         return Redirect(f"/partner/onboarding/{tenant_id}/users", status_code=303)
 
     # -- connections ------------------------------------------------------------------------------
