@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.connections.models import Connection
 from app.flows.models import Flow, FlowDestination, Run
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.promotions.deployments import deployments_of
 from app.promotions.http import DeploymentView
 from app.promotions.models import PromotionEntry, PromotionTransition
@@ -26,9 +26,7 @@ PAGE_SIZE = 50
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.tenant_id is None:
-        raise NotFoundException("This page belongs to a retailer; act for one first.")
-    return portal_user.current.tenant_id
+    return retailer_of(portal_user, "These pages")
 
 
 class PortalActivityController(Controller):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.http.actor import request_actor
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from tenants.api_keys import READ_SCOPES, SCOPES, ApiKey, create_api_key, revoke_api_key
 from tenants.audit import record_audit
 from tenants.branding import Brand
@@ -28,9 +28,7 @@ class NewKeyForm(msgspec.Struct):
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.tenant_id is None:
-        raise NotFoundException("API keys belong to a retailer; switch to one first.")
-    return portal_user.current.tenant_id
+    return retailer_of(portal_user, "API keys")
 
 
 def _must_manage(portal_user: PortalUser) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, NotFoundException
 
 from app.database.scope import DbScope
 from app.http.state import services_of
@@ -100,3 +100,10 @@ def portal_base_url(request: Request[Any, Any, Any], brand: Brand) -> str:
     port = request.url.port
     hostname = brand.hostname(services_of(request).settings.base_domain)
     return f"{request.url.scheme}://{hostname}{f':{port}' if port and port not in (80, 443) else ''}"
+
+
+def retailer_of(portal_user: PortalUser, what: str) -> uuid.UUID:
+    """The retailer the user acts for; a 404 saying ``what`` belongs to a retailer when none."""
+    if portal_user.current.tenant_id is None:
+        raise NotFoundException(f"{what} belong to a retailer; act for one first.")
+    return portal_user.current.tenant_id

@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from app.flows.models import FlowDestination
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from tenants.branding import Brand
 
 PAGE_SIZE = 50
@@ -36,9 +36,7 @@ class ActionForm(msgspec.Struct):
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.tenant_id is None:
-        raise NotFoundException("Dead letters belong to a retailer; act for one first.")
-    return portal_user.current.tenant_id
+    return retailer_of(portal_user, "Dead letters")
 
 
 class PortalDeadLetterController(Controller):

@@ -14,15 +14,13 @@ from sqlalchemy import select
 
 from app.flows.health import WINDOW, flow_health, tenant_badges, worst
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from tenants.branding import Brand
 from tenants.models import Tenant
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.tenant_id is None:
-        raise NotFoundException("Sync health belongs to a retailer; act for one first.")
-    return portal_user.current.tenant_id
+    return retailer_of(portal_user, "Sync health pages")
 
 
 class PortalHealthController(Controller):

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.recipes.models import Recipe, RecipeVersion
 from app.recipes.service import (
     RecipeRejectedError,
@@ -45,9 +45,7 @@ Form = Annotated[EditorForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.tenant_id is None:
-        raise NotFoundException("Recipes belong to a retailer; act for one first.")
-    return portal_user.current.tenant_id
+    return retailer_of(portal_user, "Recipes")
 
 
 TOP_LEVEL_ORDER = ("recipe", "name", "direction", "input", "output", "filter", "lookups", "fields", "tests")

@@ -7,21 +7,19 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.portal.invitations import INVITABLE, invite_to_tenant, read_invitation
 from tenants.branding import Brand
 from tenants.models import Membership, Tenant, User
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.tenant_id is None:
-        raise NotFoundException("Users here belong to a retailer; act for one first.")
-    return portal_user.current.tenant_id
+    return retailer_of(portal_user, "Users")
 
 
 class PortalUsersController(Controller):

@@ -4,12 +4,9 @@ deployment status (and the fragment htmx polls); other retailers' rows never sho
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.clock import FrozenClock
@@ -21,12 +18,6 @@ from tests import factories
 from tests.app.portal.forms import sign_in
 from tests.app.portal.sync_facts import seed_sync_facts
 from tests.factories import PASSWORD, World
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 class TestActivityPages:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -17,12 +14,6 @@ from tenants.api_keys import ApiKey
 from tests import factories
 from tests.app.portal.forms import sign_in, submit
 from tests.factories import PASSWORD, World
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 async def _keys(db: Database) -> list[ApiKey]:

@@ -3,11 +3,9 @@ the saved brand on every page at once, audited; retailers and operators cannot c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -26,12 +24,6 @@ GOOD = {
     "support_email": "help@alpha.example",
     "footer_text": "Alpha Retail Cloud — integration services",
 }
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 async def signed_in(client: AsyncTestClient[Any], world: World, user: str) -> None:

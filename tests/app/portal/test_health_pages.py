@@ -4,11 +4,9 @@ figures (and the fragment htmx polls), and dead letters replayed or discarded fr
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -20,12 +18,6 @@ from tenants.audit import AuditEntry
 from tests.app.portal.forms import sign_in, submit
 from tests.app.portal.sync_facts import seed_sync_facts
 from tests.factories import PASSWORD, World
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ recipe from the template's default, a flow kept off, then go live; left and resu
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -22,12 +21,6 @@ from connectors.sandboxes import rest
 from tests.app.portal.forms import sign_in, submit
 from tests.connectors.serving import serve_in_thread
 from tests.factories import PASSWORD, World
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from arq import create_pool
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -26,12 +24,6 @@ from tests.factories import PASSWORD, World
 from tests.recording_sender import RecordingSender
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 async def deliver_outbox(settings: Settings, db: Database) -> RecordingSender:

@@ -4,11 +4,9 @@ reason, saving makes a version (or shows why not), versions compare and roll bac
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.clock import FrozenClock
@@ -16,12 +14,6 @@ from app.database.engine import Database
 from tests.app.portal.forms import csrf_token, sign_in, submit
 from tests.app.portal.sync_facts import seed_sync_facts
 from tests.factories import PASSWORD, World
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 @pytest.fixture

@@ -4,21 +4,12 @@ meet it in the wizard without the locked fields; wrong input is named by the fie
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.app.portal.forms import sign_in, submit
 from tests.factories import PASSWORD, World
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 class TestTemplateLibrary:

@@ -3,12 +3,9 @@ who already has access is told so by the field), viewers only look; no page need
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -19,12 +16,6 @@ from tests.app.portal.forms import sign_in, submit
 from tests.factories import PASSWORD, World
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
-
-
-@pytest.fixture
-async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
-        yield client
 
 
 class TestUsersPage:
