@@ -3,8 +3,8 @@
 - A partner admin signs in on the partner's host, brands the portal (the preview follows the form and
   refuses a colour too light for white text before anything is saved), and sees the retailers with
   their health badges; then onboards a retailer through the wizard (an invitation, a connection to a
-  REST sandbox from the form the template's schema makes, its real check, a default recipe, a flow,
-  go live), leaving and resuming on the way.
+  REST sandbox from the form the template's schema makes, its real check, a default recipe edited with
+  its live preview, a flow, go live), leaving and resuming on the way.
 - A retailer admin signs in on the same host, sees the partner's brand and the sync health, edits a
   recipe with its live preview (a problem shows by its path, then the mapped output) and saves a
   version, replays a dead letter, and creates an API key whose secret is shown once.
@@ -113,6 +113,20 @@ class TestPartnerAdmin:
             await me.shot("connection-checked")
         await page.get_by_role("link", name="Next: recipes").click()
         await page.get_by_role("button", name="Add web shop inventory outbound").click()
+        wizard = page.url
+        # the partner tunes the retailer's new recipe in the editor, with its live preview
+        await page.get_by_role("link", name="web shop inventory outbound").click()
+        source = page.get_by_label("Recipe (YAML or JSON)")
+        original = await source.input_value()
+        await source.fill(original.replace("location: location", "location: sku", 1))
+        outcome = page.get_by_test_id("recipe-outcome")
+        await expect(outcome.locator('[data-test-case="nothing reserved"]')).to_contain_text("FAILED")
+        await me.shot("recipe-test-fails-live")
+        await source.fill(original.replace("name: REST stock", "name: Corner Shop stock", 1))
+        await expect(outcome.locator('[data-test-case="nothing reserved"]')).to_contain_text("passed")
+        await page.get_by_role("button", name="Save as a new version").click()
+        await expect(page.get_by_role("status")).to_have_text("Saved as version 2.")
+        await page.goto(wizard)
         await page.get_by_role("link", name="Next: flows").click()
         await page.get_by_label("Flow name").fill("stock to the web shop")
         await page.get_by_label("web shop with web shop inventory outbound (inventory)").check()
