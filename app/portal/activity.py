@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.connections.models import Connection
 from app.flows.models import Flow, FlowDestination, Run
+from app.http.pagination import newest_first
 from app.http.state import services_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.promotions.deployments import deployments_of
@@ -101,20 +102,30 @@ class PortalActivityController(Controller):
 
     @get("/promotions", operation_id="PortalPromotions")
     async def promotions(
-        self, request: Request[Any, Any, Any], brand: Brand, portal_user: PortalUser
+        self,
+        request: Request[Any, Any, Any],
+        brand: Brand,
+        portal_user: PortalUser,
+        cursor: str | None = None,
     ) -> Template:
-        """The retailer's promotions, newest first (the latest 200)."""
+        """The retailer's promotions, newest first, a page at a time."""
         tenant_id = _tenant_of(portal_user)
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
-            rows = (
-                await session.scalars(
-                    select(PromotionEntry)
-                    .where(PromotionEntry.tenant_id == tenant_id)
-                    .order_by(PromotionEntry.created_at.desc())
-                    .limit(200)
-                )
-            ).all()
-        return Template("promotions.html", context={"brand": brand, "me": portal_user, "promotions": rows})
+            page = await newest_first(
+                session,
+                select(PromotionEntry).where(PromotionEntry.tenant_id == tenant_id),
+                (PromotionEntry.created_at, PromotionEntry.id),
+                PAGE_SIZE,
+                cursor,
+                lambda entry: entry,
+            )
+        context = {
+            "brand": brand,
+            "me": portal_user,
+            "promotions": page.items,
+            "next_cursor": page.next_cursor,
+        }
+        return Template("promotions.html", context=context)
 
     async def _promotion(
         self, request: Request[Any, Any, Any], portal_user: PortalUser, promotion_id: uuid.UUID

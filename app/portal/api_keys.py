@@ -15,11 +15,14 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from app.http.actor import request_actor
+from app.http.pagination import newest_first
 from app.http.state import services_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from tenants.api_keys import READ_SCOPES, SCOPES, ApiKey, create_api_key, revoke_api_key
 from tenants.audit import record_audit
 from tenants.branding import Brand
+
+PAGE_SIZE = 50
 
 
 class NewKeyForm(msgspec.Struct):
@@ -46,15 +49,19 @@ class PortalApiKeyController(Controller):
     ) -> dict[str, Any]:
         tenant_id = _tenant_of(portal_user)
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
-            keys = (
-                await session.scalars(
-                    select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at.desc())
-                )
-            ).all()
+            page = await newest_first(
+                session,
+                select(ApiKey).where(ApiKey.tenant_id == tenant_id),
+                (ApiKey.created_at, ApiKey.id),
+                PAGE_SIZE,
+                request.query_params.get("cursor"),
+                lambda key: key,
+            )
         return {
             "brand": brand,
             "me": portal_user,
-            "keys": keys,
+            "keys": page.items,
+            "next_cursor": page.next_cursor,
             "scopes": SCOPES,
             "default_scopes": READ_SCOPES,
             "errors": {},

@@ -13,10 +13,13 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from app.flows.health import WINDOW, flow_health, tenant_badges, worst
+from app.http.pagination import keyset_page
 from app.http.state import services_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from tenants.branding import Brand
 from tenants.models import Tenant
+
+PAGE_SIZE = 50
 
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
@@ -50,7 +53,11 @@ class PortalHealthController(Controller):
 
     @get("/partner/retailers", operation_id="PortalPartnerRetailers")
     async def retailers(
-        self, request: Request[Any, Any, Any], brand: Brand, portal_user: PortalUser
+        self,
+        request: Request[Any, Any, Any],
+        brand: Brand,
+        portal_user: PortalUser,
+        cursor: str | None = None,
     ) -> Template:
         """The partner's retailers with a health badge each (from the last hour's runs and dead letters)."""
         partner_id = portal_user.current.partner_id
@@ -58,13 +65,21 @@ class PortalHealthController(Controller):
             raise NotFoundException("The retailer list belongs to a partner; act for one first.")
         services = services_of(request)
         async with services.db.transaction(portal_user.db_scope()) as session:
-            tenants = list(
-                (
-                    await session.scalars(
-                        select(Tenant).where(Tenant.partner_id == partner_id).order_by(Tenant.name)
-                    )
-                ).all()
+            page = await keyset_page(
+                session,
+                select(Tenant).where(Tenant.partner_id == partner_id),
+                (Tenant.name, Tenant.id),
+                PAGE_SIZE,
+                cursor,
+                lambda tenant: tenant,
             )
+            tenants = page.items
             badges = await tenant_badges(session, [t.id for t in tenants], services.clock.now())
-        context = {"brand": brand, "me": portal_user, "tenants": tenants, "badges": badges}
+        context = {
+            "brand": brand,
+            "me": portal_user,
+            "tenants": tenants,
+            "badges": badges,
+            "next_cursor": page.next_cursor,
+        }
         return Template("retailers.html", context=context)

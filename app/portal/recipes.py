@@ -20,6 +20,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.http.pagination import keyset_page
 from app.http.state import services_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.recipes.models import Recipe, RecipeVersion
@@ -34,6 +35,8 @@ from connectors.recipes import preview
 from connectors.recipes.diff import diff_specs
 from connectors.recipes.errors import RecipeProblem
 from tenants.branding import Brand
+
+PAGE_SIZE = 50
 
 
 class EditorForm(msgspec.Struct):
@@ -113,16 +116,24 @@ class PortalRecipeController(Controller):
 
     @get("/", operation_id="PortalRecipes")
     async def list_recipes(
-        self, request: Request[Any, Any, Any], brand: Brand, portal_user: PortalUser
+        self,
+        request: Request[Any, Any, Any],
+        brand: Brand,
+        portal_user: PortalUser,
+        cursor: str | None = None,
     ) -> Template:
         tenant_id = _tenant_of(portal_user)
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
-            recipes = (
-                await session.scalars(
-                    select(Recipe).where(Recipe.tenant_id == tenant_id).order_by(Recipe.name)
-                )
-            ).all()
-        return Template("recipes.html", context={"brand": brand, "me": portal_user, "recipes": recipes})
+            page = await keyset_page(
+                session,
+                select(Recipe).where(Recipe.tenant_id == tenant_id),
+                (Recipe.name, Recipe.id),
+                PAGE_SIZE,
+                cursor,
+                lambda recipe: recipe,
+            )
+        context = {"brand": brand, "me": portal_user, "recipes": page.items, "next_cursor": page.next_cursor}
+        return Template("recipes.html", context=context)
 
     @get("/{recipe_id:uuid}", operation_id="PortalRecipeEditor")
     async def editor(

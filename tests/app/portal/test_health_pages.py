@@ -15,6 +15,7 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.models import DeadLetter, QueuedDelivery
 from tenants.audit import AuditEntry
+from tests import factories
 from tests.app.portal.forms import sign_in, submit
 from tests.app.portal.sync_facts import seed_sync_facts
 from tests.factories import PASSWORD, World
@@ -101,3 +102,22 @@ class TestHealthPages:
             {"action": "replay", "ids": [str(estate["letters"][0])]},
         )
         assert refused.status_code == 403
+
+
+class TestRetailerListPages:
+    async def test_the_list_pages_fifty_at_a_time(
+        self, alpha: AsyncTestClient[Any], world: World, db: Database
+    ) -> None:
+        for n in range(53):
+            await factories.make_tenant(db, world.partner_a, f"shop-{n:02d}")
+        await sign_in(alpha, world.users["partner_admin_a"].email, PASSWORD)
+        first = await alpha.get("/partner/retailers")
+        shown = re.findall(r'data-tenant="([^"]+)"', first.text)
+        more = re.search(r'href="\?cursor=([^"]+)">More<', first.text)
+        assert len(shown) == 50
+        assert more
+        second = await alpha.get(f"/partner/retailers?cursor={more.group(1)}")
+        rest = re.findall(r'data-tenant="([^"]+)"', second.text)
+        assert len(rest) == 5  # 53 + a1 + a2
+        assert not set(shown) & set(rest)
+        assert ">More<" not in second.text
