@@ -28,6 +28,7 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.breaker import CircuitBreaker
 from app.delivery.models import DeadLetter, QueuedDelivery
+from app.flows.latency import histogram
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.settings import FlowSettings
 from app.promotions.overlay import Overlay, live_overlay
@@ -56,6 +57,7 @@ class Claimed:
     revision: int
     attempts: int
     correlation_id: str | None
+    received_at: datetime
 
 
 @dataclass
@@ -84,7 +86,7 @@ _CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, entity_key, record_type, payload, revision, attempts, correlation_id
+    RETURNING id, entity_key, record_type, payload, revision, attempts, correlation_id, received_at
     """
 )
 
@@ -324,6 +326,14 @@ class Deliverer:
             run.failed_count = sum(r.status == "failed" for r in results)
             run.status = "succeeded" if not run.failed_count else "partial" if run.written_count else "failed"
             run.errors = errors[:100]
+            # received → acknowledged, for each record the destination took: the latency figure
+            run.details = {
+                "latency_ms": histogram(
+                    (now - item.received_at).total_seconds() * 1000
+                    for item, result in zip(claimed, results, strict=True)
+                    if result.status == "ok"
+                )
+            }
             run.finished_at = now
             session.add(run)
         log.info(

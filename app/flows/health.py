@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.models import DeadLetter, QueuedDelivery
+from app.flows.latency import merge, percentile
 from app.flows.models import Flow, FlowDestination, Run
 
 WINDOW = timedelta(hours=1)
@@ -38,8 +39,10 @@ class FlowHealth:
     runs: int = 0
     delivered: int = 0
     failed: int = 0
-    batch_ms: dict[str, float | None] = field(default_factory=lambda: {"p50": None, "p95": None, "p99": None})
-    """Delivery batch durations (claim → destination answered) in the window."""
+    latency_ms: dict[str, float | None] = field(
+        default_factory=lambda: {"p50": None, "p95": None, "p99": None}
+    )
+    """Received → acknowledged by the destination, per record delivered in the window (histogram edges)."""
     backlog: int = 0
     oldest_due_seconds: float | None = None
     dead_letters_open: int = 0
@@ -83,14 +86,14 @@ async def flow_health(session: AsyncSession, tenant_ids: list[uuid.UUID], now: d
         )
     }
     since = now - WINDOW
-    duration = func.extract("epoch", Run.finished_at - Run.started_at) * 1000
+    histograms: dict[uuid.UUID, list[dict[str, int]]] = {}
     for row in await session.execute(
         select(
             Run.flow_id,
             func.count(),
             func.coalesce(func.sum(Run.written_count), 0),
             func.coalesce(func.sum(Run.failed_count), 0),
-            *(func.percentile_cont(q).within_group(duration) for q in (0.5, 0.95, 0.99)),
+            func.array_agg(Run.details["latency_ms"]),
         )
         .where(
             Run.tenant_id.in_(tenant_ids),
@@ -103,10 +106,12 @@ async def flow_health(session: AsyncSession, tenant_ids: list[uuid.UUID], now: d
         health = flows.get(row[0])
         if health is not None:
             health.runs, health.delivered, health.failed = int(row[1]), int(row[2]), int(row[3])
-            health.batch_ms = {
-                name: None if value is None else round(float(value), 1)
-                for name, value in zip(("p50", "p95", "p99"), row[4:], strict=True)
-            }
+            histograms[row[0]] = [h for h in row[4] if isinstance(h, dict)]
+    for flow_id, found in histograms.items():
+        merged = merge(found)
+        flows[flow_id].latency_ms = {
+            name: percentile(merged, q) for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+        }
     for flow_id, backlog, oldest in await session.execute(
         select(FlowDestination.flow_id, func.count(), func.min(QueuedDelivery.due_at))
         .join(FlowDestination, FlowDestination.id == QueuedDelivery.destination_id)

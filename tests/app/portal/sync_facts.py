@@ -12,12 +12,15 @@ import httpx
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.models import DeadLetter
+from app.flows.latency import histogram
 from app.flows.models import Run
 from connectors.recipes import default_recipe
 from tests import factories
 from tests.factories import World
 
 SCOPES = ["connections:write", "recipes:write", "flows:write"]
+LATENCY_MS = 840.0
+"""Received → acknowledged for every record the seeded runs delivered."""
 
 
 async def wire_flow(client: httpx.AsyncClient, key: str, name: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -65,6 +68,7 @@ async def record_runs(
             tenant_id=tenant_id, flow_id=flow_id, kind="delivery", started_at=now - timedelta(minutes=5)
         )
         run.written_count, run.failed_count = delivered, failed
+        run.details = {"latency_ms": histogram([LATENCY_MS] * delivered)}
         run.status, run.finished_at = "succeeded", now - timedelta(minutes=5) + timedelta(milliseconds=120)
         session.add(run)
 

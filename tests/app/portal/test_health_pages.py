@@ -14,10 +14,11 @@ from app.clock import FrozenClock
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.models import DeadLetter, QueuedDelivery
+from app.flows.latency import histogram, percentile
 from tenants.audit import AuditEntry
 from tests import factories
 from tests.app.portal.forms import sign_in, submit
-from tests.app.portal.sync_facts import seed_sync_facts
+from tests.app.portal.sync_facts import LATENCY_MS, seed_sync_facts
 from tests.factories import PASSWORD, World
 
 
@@ -48,6 +49,10 @@ class TestHealthPages:
         assert page.status_code == 200
         assert 'data-testid="overall-status">failing<' in page.text
         assert "2 dead letter(s) in the last hour" in page.text
+        edge = percentile(histogram([LATENCY_MS]), 0.99)
+        assert edge is not None
+        assert LATENCY_MS <= edge <= LATENCY_MS * 1.1
+        assert f"{edge:g} / {edge:g} / {edge:g}" in page.text  # p50 / p95 / p99
         assert "100.0 %" in page.text
         assert "90.9 %" in page.text
         assert "stock to the marketplace" not in page.text  # another retailer's flow
