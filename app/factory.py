@@ -25,6 +25,7 @@ from app.connections.endpoints import ConnectionController, ConnectorTemplateCon
 from app.database.engine import Database, app_engine
 from app.delivery.endpoints import DeadLetterController
 from app.flows.endpoints import FlowController, RunController
+from app.flows.health_endpoints import HealthController
 from app.health import healthz, readyz
 from app.http.correlation import CorrelationIdMiddleware
 from app.http.problems import problem_response
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PriceController,
             FlowController,
             RunController,
+            HealthController,
             EventController,
             PromotionController,
             PromotionDeploymentController,

@@ -126,3 +126,25 @@ class TestRetailerListPages:
         assert len(rest) == 5  # 53 + a1 + a2
         assert not set(shown) & set(rest)
         assert ">More<" not in second.text
+
+
+class TestHealthApi:
+    async def test_the_api_gives_the_same_badges_and_figures(
+        self, alpha: AsyncTestClient[Any], world: World, db: Database, estate: dict[str, Any]
+    ) -> None:
+        key = await factories.make_api_key(db, world.tenant_a1, ["health:read"])
+        response = await alpha.get("/api/v1/health", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "failing"
+        flows = {f["name"]: f for f in body["flows"]}
+        assert set(flows) == {"stock to the web", "stock to the app"}
+        troubled = flows["stock to the app"]
+        assert (troubled["status"], troubled["delivered"], troubled["failed"]) == ("failing", 10, 1)
+        assert troubled["dead_letters_recent"] == 2
+        assert flows["stock to the web"]["status"] == "ok"
+        assert flows["stock to the web"]["latency_ms"]["p99"] >= LATENCY_MS
+        assert "failing" in body["rules"]
+        reader = await factories.make_api_key(db, world.tenant_a1, ["stock:read"])
+        refused = await alpha.get("/api/v1/health", headers={"Authorization": f"Bearer {reader}"})
+        assert refused.status_code == 403
