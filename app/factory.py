@@ -28,6 +28,7 @@ from app.flows.endpoints import FlowController, RunController
 from app.flows.health_endpoints import HealthController
 from app.health import healthz, readyz
 from app.http.correlation import CorrelationIdMiddleware
+from app.http.metrics import metrics, metrics_config
 from app.http.problems import problem_response
 from app.http.sessions import LazySessionConfig
 from app.http.state import Services
@@ -103,7 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         secure=settings.cookie_secure,
         samesite="lax",
         max_age=8 * 3600,
-        exclude=["/api/", "/hooks/", "/healthz", "/readyz", "/static/", "/schema"],
+        exclude=["/api/", "/hooks/", "/healthz", "/readyz", "/metrics", "/static/", "/schema"],
     )
     api_v1 = Router(
         path="/api/v1",
@@ -129,6 +130,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         route_handlers=[
             healthz,
             readyz,
+            metrics,
             api_v1,
             HookController,
             AuthController,
@@ -149,6 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[
             CorrelationIdMiddleware,
+            metrics_config().middleware,
             session_config.middleware,
         ],
         stores={"sessions": RedisStore(redis, namespace="shelfsync:sessions")},

@@ -1,0 +1,92 @@
+"""``/metrics`` in Prometheus's text format.
+
+- Requests: Litestar's Prometheus middleware, labelled by method, route *template* and status (never a
+  raw path, so no SKU or record id can become a label).
+- The engine's state, read from PostgreSQL at each scrape (workers run in other processes; stored facts
+  are the truth): the delivery backlog and its oldest due time, open dead letters, pending outbox work,
+  runs of the last five minutes by kind and status, promotion deployments by status.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request, get
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from sqlalchemy import func, select
+
+from app.database.scope import DbScope
+from app.delivery.models import DeadLetter, QueuedDelivery
+from app.flows.models import Run
+from app.http.state import services_of
+from app.outbox.models import OutboxMessage
+from app.promotions.models import PromotionDeployment
+
+RECENT = timedelta(minutes=5)
+
+BACKLOG = Gauge("shelfsync_delivery_backlog", "Changes queued for destinations, not yet delivered")
+BACKLOG_AGE = Gauge(
+    "shelfsync_delivery_backlog_oldest_due_seconds", "How long the oldest due change has waited"
+)
+DEAD_LETTERS = Gauge("shelfsync_dead_letters_open", "Dead letters waiting for a person")
+OUTBOX = Gauge("shelfsync_outbox_pending", "Outbox rows not yet processed by a worker")
+RUNS = Gauge("shelfsync_runs_recent", "Runs started in the last 5 minutes", ["kind", "status"])
+DEPLOYMENTS = Gauge("shelfsync_promotion_deployments", "Promotion deployments by status", ["status"])
+
+
+def metrics_config() -> PrometheusConfig:
+    return PrometheusConfig(
+        app_name="shelfsync",
+        prefix="shelfsync",
+        group_path=True,
+        exclude=["^/metrics", "^/static/"],
+        exclude_unhandled_paths=True,
+    )
+
+
+async def refresh_facts(request: Request[Any, Any, Any]) -> None:
+    services = services_of(request)
+    now = services.clock.now()
+    async with services.db.transaction(DbScope.system()) as session:
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(QueuedDelivery.due_at)).where(QueuedDelivery.due_at <= now)
+            )
+        ).one()
+        total = await session.scalar(select(func.count()).select_from(QueuedDelivery))
+        BACKLOG.set(total or 0)
+        BACKLOG_AGE.set(max((now - oldest).total_seconds(), 0) if count and oldest else 0)
+        DEAD_LETTERS.set(
+            await session.scalar(
+                select(func.count()).select_from(DeadLetter).where(DeadLetter.status == "open")
+            )
+            or 0
+        )
+        OUTBOX.set(
+            await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.processed_at.is_(None))
+            )
+            or 0
+        )
+        RUNS.clear()
+        for kind, status, runs in await session.execute(
+            select(Run.kind, Run.status, func.count())
+            .where(Run.started_at >= now - RECENT)
+            .group_by(Run.kind, Run.status)
+        ):
+            RUNS.labels(kind, status).set(runs)
+        DEPLOYMENTS.clear()
+        for status, deployments in await session.execute(
+            select(PromotionDeployment.status, func.count()).group_by(PromotionDeployment.status)
+        ):
+            DEPLOYMENTS.labels(status).set(deployments)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The process's request metrics and the engine's state, in Prometheus's text format."""
+    await refresh_facts(request)
+    return Response(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
