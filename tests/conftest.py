@@ -99,19 +99,51 @@ def scratch_db(services: tuple[Settings, EmbeddedServices]) -> Iterator[Callable
         asyncio.run(_drop_database(base.database_url, name))
 
 
+REDIS_OWNER_KEY = "shelfsync:test-run-owner"
+"""Held in a test Redis database by the run using it: concurrent runs (CI beside a developer's run)
+each get a database of their own instead of flushing each other's."""
+
+
+def _claim_redis_db(url: str) -> int:
+    """The first of databases 8–15 no other live test run holds (the claim expires after 2 hours)."""
+    import redis as sync_redis
+
+    owner = f"{os.getpid()}"
+    for number in range(TEST_REDIS_DB, TEST_REDIS_DB - 8, -1):
+        client = sync_redis.Redis.from_url(_with_redis_db(url, number))
+        try:
+            if client.set(REDIS_OWNER_KEY, owner, nx=True, ex=7200):
+                return number
+        finally:
+            client.close()
+    return TEST_REDIS_DB - os.getpid() % 8  # all taken: share one, as before
+
+
+def _release_redis_db(url: str) -> None:
+    import redis as sync_redis
+
+    client = sync_redis.Redis.from_url(url)
+    try:
+        if client.get(REDIS_OWNER_KEY) == f"{os.getpid()}".encode():
+            client.delete(REDIS_OWNER_KEY)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def settings(services: tuple[Settings, EmbeddedServices]) -> Iterator[Settings]:
     """A database of this test process's own (two runs on one machine never meet), and a Redis
-    database chosen by process id, so concurrent runs rarely share one."""
+    database no other live run holds (``_claim_redis_db``)."""
     base, _ = services
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"shelfsync_test_{worker}_{os.getpid()}"
     migrated = scratch_database(base, name)
     assert migrated.redis_url
-    redis_db = TEST_REDIS_DB - os.getpid() % 8
+    redis_db = _claim_redis_db(migrated.redis_url)
     migrated = replace(migrated, redis_url=_with_redis_db(migrated.redis_url, redis_db))
     upgrade(migrated)
     yield migrated
+    _release_redis_db(migrated.redis_url or "")
     assert base.database_url
     asyncio.run(_drop_database(base.database_url, name))
 
@@ -145,6 +177,7 @@ async def clean(owner: Any, redis: Redis) -> None:
     async with owner.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     await redis.flushdb()
+    await redis.set(REDIS_OWNER_KEY, f"{os.getpid()}", ex=7200)  # the flush took the claim too
 
 
 @pytest.fixture

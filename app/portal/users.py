@@ -17,6 +17,8 @@ from app.portal.invitations import INVITABLE, invite_to_tenant, read_invitation
 from tenants.branding import Brand
 from tenants.models import Membership, Tenant, User
 
+PAGE_SIZE = 50
+
 
 def _tenant_of(portal_user: PortalUser) -> uuid.UUID:
     return retailer_of(portal_user, "Users")
@@ -36,19 +38,23 @@ class PortalUsersController(Controller):
         **extra: Any,
     ) -> Template:
         tenant_id = _tenant_of(portal_user)
+        after = request.query_params.get("after")
+        query = (
+            select(User.email, Membership.role, User.password_hash.is_not(None))
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.tenant_id == tenant_id)
+            .order_by(User.email)
+            .limit(PAGE_SIZE + 1)
+        )
+        if after:
+            query = query.where(User.email > after)
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
-            members = (
-                await session.execute(
-                    select(User.email, Membership.role, User.password_hash.is_not(None))
-                    .join(Membership, Membership.user_id == User.id)
-                    .where(Membership.tenant_id == tenant_id)
-                    .order_by(User.email)
-                )
-            ).all()
+            members = (await session.execute(query)).all()
         context = {
             "brand": brand,
             "me": portal_user,
-            "members": members,
+            "members": members[:PAGE_SIZE],
+            "next_after": members[PAGE_SIZE - 1][0] if len(members) > PAGE_SIZE else None,
             "roles": INVITABLE,
             "errors": {},
             "invited": request.query_params.get("invited"),

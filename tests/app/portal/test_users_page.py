@@ -3,6 +3,7 @@ who already has access is told so by the field), viewers only look; no page need
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy import select
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.mail.models import OutboundMail
+from tenants.roles import Role
+from tests import factories
 from tests.app.portal.forms import sign_in, submit
 from tests.factories import PASSWORD, World
 
@@ -58,3 +61,21 @@ class TestUsersPage:
             if "<script>" in path.read_text() or " onclick=" in path.read_text()
         ]
         assert offending == []
+
+    async def test_the_list_pages_fifty_at_a_time(
+        self, alpha: AsyncTestClient[Any], world: World, db: Database
+    ) -> None:
+        for n in range(52):
+            await factories.make_user(
+                db, Role.RETAILER_VIEWER, tenant=world.tenant_a1, email=f"clerk{n:02d}@a1.example"
+            )
+        await sign_in(alpha, world.users["retailer_admin_a1"].email, PASSWORD)
+        first = await alpha.get("/users")
+        shown = re.findall(r"<tr><td>([^<]+@a1\.example)</td>", first.text)
+        more = re.search(r'href="\?after=([^"]+)">More<', first.text)
+        assert len(shown) == 50
+        assert more
+        second = await alpha.get(f"/users?after={more.group(1)}")
+        rest = re.findall(r"<tr><td>([^<]+@a1\.example)</td>", second.text)
+        assert len(rest) == 4  # 52 clerks, the admin and the viewer
+        assert not set(shown) & set(rest)
