@@ -35,6 +35,7 @@ from app.http.state import Services
 from app.ingress.endpoints import EventController
 from app.ingress.hooks import HookController
 from app.inventory.endpoints import StockController
+from app.metering.endpoints import UsageController
 from app.portal.activity import PortalActivityController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             FlowController,
             RunController,
             HealthController,
+            UsageController,
             EventController,
             PromotionController,
             PromotionDeploymentController,

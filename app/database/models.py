@@ -8,6 +8,7 @@ from app.ingress import models as _ingress_models  # noqa: F401
 from app.inventory import models as _inventory_models  # noqa: F401
 from app.items import models as _item_models  # noqa: F401
 from app.mail import models as _mail_models  # noqa: F401
+from app.metering import models as _metering_models  # noqa: F401
 from app.orders import models as _order_models  # noqa: F401
 from app.outbox import models as _outbox_models  # noqa: F401
 from app.prices import models as _price_models  # noqa: F401

@@ -31,6 +31,7 @@ from app.delivery.models import DeadLetter, QueuedDelivery
 from app.flows.latency import histogram
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.settings import FlowSettings
+from app.metering.service import meter
 from app.promotions.overlay import Overlay, live_overlay
 from app.recipes.service import version_spec
 from app.settings import Settings
@@ -326,6 +327,11 @@ class Deliverer:
             run.failed_count = sum(r.status == "failed" for r in results)
             run.status = "succeeded" if not run.failed_count else "partial" if run.written_count else "failed"
             run.errors = errors[:100]
+            # the work done is counted in the transaction that settles it: once, and only if it commits
+            await meter(
+                session, target.tenant.id, "records_synced", run.written_count, f"delivery:{token}", now
+            )
+            await meter(session, target.tenant.id, "delivery_runs", 1, f"delivery-run:{token}", now)
             # received → acknowledged, for each record the destination took: the latency figure
             run.details = {
                 "latency_ms": histogram(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 import msgspec
@@ -15,6 +16,7 @@ from app.http.problems import Problem
 from app.http.state import services_of
 from app.ingress.idempotency import digest, earlier_answer, idempotency_key, remember
 from app.ingress.service import DOMAINS, MAX_ITEMS, ingest
+from app.metering.service import meter
 from tenants.api_keys import ApiPrincipal
 
 
@@ -69,13 +71,13 @@ class EventController(Controller):
                     earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replay": "true"}
                 )
         correlation_id = correlation_id_of(request.scope)
+        now = services_of(request).clock.now()
         outcome = await ingest(
-            session,
-            principal.tenant_id,
-            domain,
-            data.items,
-            now=services_of(request).clock.now(),
-            correlation_id=correlation_id,
+            session, principal.tenant_id, domain, data.items, now=now, correlation_id=correlation_id
+        )
+        # counted with the events, in their transaction: a replayed request (Idempotency-Key) counts nothing
+        await meter(
+            session, principal.tenant_id, "events_accepted", outcome.accepted, f"ingest:{uuid.uuid4()}", now
         )
         view = IngestView(
             outcome.accepted,
