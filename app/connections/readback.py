@@ -19,6 +19,7 @@ from app.settings import Settings
 from connectors.recipes import CompiledRecipe, compile_recipe, default_recipe
 from connectors.sdk.domains import Domain
 from connectors.sdk.errors import ConnectorError
+from connectors.sdk.template import ConnectorTemplate
 from tenants.models import Tenant
 
 
@@ -34,20 +35,34 @@ async def read_canonical(
     connection_id: Any,
     domain: str,
     correlation_id: str | None,
-    *,
-    written: bool = False,
 ) -> list[Any]:
-    """The connection's records for ``domain``, made canonical. ``written``: what the destination holds
-    of what was written to it (``read_back``: a store-file drop's outbound files) instead of a full read."""
-    box = SecretBox.from_settings(settings)
+    """The connection's records for ``domain`` (a full read), made canonical."""
     async with db.transaction(DbScope.system()) as session:
         connection = await session.get(Connection, connection_id)
         assert connection is not None
         template_class = (await choice_of(session, connection, tenant.partner_id)).template
+    return await read_records(settings, db, redis, tenant, connection, template_class, domain, correlation_id)
+
+
+async def read_records(
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+    tenant: Tenant,
+    connection: Connection,
+    template_class: type[ConnectorTemplate],
+    domain: str,
+    correlation_id: str | None,
+    *,
+    written: bool = False,
+) -> list[Any]:
+    """``read_canonical`` for a connection already loaded. ``written``: what the destination holds of
+    what was written to it (``read_back``: a store-file drop's outbound files) instead of a full read."""
     spec = default_recipe(template_class.key, domain, "inbound")
     if spec is None or Domain(domain) not in template_class.reads:
         raise CannotReadBackError(f"{template_class.name} cannot read {domain} back")
     recipe = compile_recipe(spec)
+    box = SecretBox.from_settings(settings)
     context = worker_context(settings, db, redis, box, connection, tenant, template_class, correlation_id)
     found: list[Any] = []
     async with template_class(context) as template:

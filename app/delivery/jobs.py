@@ -19,11 +19,15 @@ log = structlog.get_logger(__name__)
 DELIVER_TASK = "deliver_destination"
 
 
-def deliver_job_id(destination_id: str, now: float) -> str:
-    """At most one delivery job per destination per second: more would only fight over the same rows
+def per_second_job_id(kind: str, subject: str, now: float) -> str:
+    """At most one job of ``kind`` per subject per second: more would only fight over the same rows
     (leases keep that safe, but wasteful). The second in the id matters: a job whose worker was killed
     keeps its id busy in arq until its timeout, and must not block the next second's job."""
-    return f"deliver:{destination_id}:{int(now)}"
+    return f"{kind}:{subject}:{int(now)}"
+
+
+def deliver_job_id(destination_id: str, now: float) -> str:
+    return per_second_job_id("deliver", destination_id, now)
 
 
 async def wake(redis: ArqRedis, destination_ids: list[str], queue_name: str) -> None:

@@ -34,6 +34,7 @@ ORDER = {"ok": 0, "degraded": 1, "failing": 2}
 @dataclass
 class FlowHealth:
     flow_id: uuid.UUID
+    tenant_id: uuid.UUID
     name: str
     domain: str
     runs: int = 0
@@ -80,7 +81,7 @@ def worst(statuses: Iterable[str]) -> str:
 async def flow_health(session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime) -> list[FlowHealth]:
     """Every flow of these retailers with its figures and badge."""
     flows = {
-        flow.id: FlowHealth(flow.id, flow.name, flow.domain)
+        flow.id: FlowHealth(flow.id, flow.tenant_id, flow.name, flow.domain)
         for flow in await session.scalars(
             select(Flow).where(Flow.tenant_id.in_(tenant_ids)).order_by(Flow.created_at)
         )
@@ -144,10 +145,7 @@ async def tenant_badges(
     session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime
 ) -> dict[uuid.UUID, str]:
     """Each retailer's badge: its worst flow's (ok without flows)."""
-    tenant_of = dict(
-        (await session.execute(select(Flow.id, Flow.tenant_id).where(Flow.tenant_id.in_(tenant_ids)))).all()
-    )
     statuses: dict[uuid.UUID, list[str]] = {tenant_id: [] for tenant_id in tenant_ids}
     for health in await flow_health(session, tenant_ids, now):
-        statuses[tenant_of[health.flow_id]].append(health.status)
+        statuses[health.tenant_id].append(health.status)
     return {tenant_id: worst(found) for tenant_id, found in statuses.items()}

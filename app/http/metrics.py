@@ -51,14 +51,13 @@ async def refresh_facts(request: Request[Any, Any, Any]) -> None:
     services = services_of(request)
     now = services.clock.now()
     async with services.db.transaction(DbScope.system()) as session:
-        count, oldest = (
+        total, oldest_due = (
             await session.execute(
-                select(func.count(), func.min(QueuedDelivery.due_at)).where(QueuedDelivery.due_at <= now)
+                select(func.count(), func.min(QueuedDelivery.due_at).filter(QueuedDelivery.due_at <= now))
             )
         ).one()
-        total = await session.scalar(select(func.count()).select_from(QueuedDelivery))
         BACKLOG.set(total or 0)
-        BACKLOG_AGE.set(max((now - oldest).total_seconds(), 0) if count and oldest else 0)
+        BACKLOG_AGE.set((now - oldest_due).total_seconds() if oldest_due is not None else 0)
         DEAD_LETTERS.set(
             await session.scalar(
                 select(func.count()).select_from(DeadLetter).where(DeadLetter.status == "open")

@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 
 from app.http.actor import request_actor
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, partner_of, provide_brand, provide_portal_user
 from tenants.branding import Brand
 from tenants.contrast import colour_problems
 from tenants.models import Partner
@@ -109,11 +109,10 @@ class Proposal:
 
 
 def _partner_of(portal_user: PortalUser) -> uuid.UUID:
-    if portal_user.current.partner_id is None or portal_user.current.tenant_id is not None:
-        raise NotFoundException("Branding belongs to a partner; act for one first.")
+    partner_id = partner_of(portal_user, "Branding")
     if not portal_user.role.can_brand:
         raise PermissionDeniedException("Your role cannot change the branding.")
-    return portal_user.current.partner_id
+    return partner_id
 
 
 Form = Annotated[BrandingForm, Body(media_type=RequestEncodingType.URL_ENCODED)]

@@ -107,3 +107,12 @@ def retailer_of(portal_user: PortalUser, what: str) -> uuid.UUID:
     if portal_user.current.tenant_id is None:
         raise NotFoundException(f"{what} belong to a retailer; act for one first.")
     return portal_user.current.tenant_id
+
+
+def partner_of(portal_user: PortalUser, what: str) -> uuid.UUID:
+    """The partner the user acts for (as a partner, not one of its retailers); a 404 saying ``what``
+    belongs to a partner when none."""
+    reach = portal_user.current
+    if reach.partner_id is None or reach.tenant_id is not None or reach.role.level != "partner":
+        raise NotFoundException(f"{what} belongs to a partner; act for one first.")
+    return reach.partner_id

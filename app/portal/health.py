@@ -8,14 +8,13 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from sqlalchemy import select
 
 from app.flows.health import WINDOW, flow_health, tenant_badges, worst
 from app.http.pagination import keyset_page
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
+from app.portal.context import PortalUser, partner_of, provide_brand, provide_portal_user, retailer_of
 from tenants.branding import Brand
 from tenants.models import Tenant
 
@@ -60,9 +59,7 @@ class PortalHealthController(Controller):
         cursor: str | None = None,
     ) -> Template:
         """The partner's retailers with a health badge each (from the last hour's runs and dead letters)."""
-        partner_id = portal_user.current.partner_id
-        if partner_id is None or portal_user.current.tenant_id is not None:
-            raise NotFoundException("The retailer list belongs to a partner; act for one first.")
+        partner_id = partner_of(portal_user, "The retailer list")
         services = services_of(request)
         async with services.db.transaction(portal_user.db_scope()) as session:
             page = await keyset_page(

@@ -29,7 +29,7 @@ from app.flows.service import DestinationSpec, FlowRejectedError, create_flow
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, partner_of, provide_brand, provide_portal_user
 from app.portal.invitations import INVITABLE, invite_to_tenant, read_invitation
 from app.portal.schema_form import form_fields, form_values
 from app.recipes.models import Recipe
@@ -47,12 +47,10 @@ _SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def _partner_of(portal_user: PortalUser) -> uuid.UUID:
-    reach = portal_user.current
-    if reach.partner_id is None or reach.tenant_id is not None or reach.role.level != "partner":
-        raise NotFoundException("Onboarding is done by a partner; act for one first.")
-    if not reach.role.can_write:
+    partner_id = partner_of(portal_user, "Onboarding")
+    if not portal_user.role.can_write:
         raise PermissionDeniedException("Your role cannot onboard retailers.")
-    return reach.partner_id
+    return partner_id
 
 
 async def _form(request: Request[Any, Any, Any]) -> FormMultiDict:

@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from app.connections.models import PartnerTemplate
 from app.connections.templates import available_templates, derive_template
 from app.http.actor import request_actor
 from app.http.state import services_of
-from app.portal.context import PortalUser, provide_brand, provide_portal_user
+from app.portal.context import PortalUser, partner_of, provide_brand, provide_portal_user
 from connectors.registry import template_class, template_keys
 from connectors.sdk.errors import ConfigError
 from tenants.branding import Brand
@@ -27,12 +27,10 @@ _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 
 
 def _partner_of(portal_user: PortalUser, *, writing: bool = False) -> uuid.UUID:
-    reach = portal_user.current
-    if reach.partner_id is None or reach.tenant_id is not None or reach.role.level != "partner":
-        raise NotFoundException("The template library belongs to a partner; act for one first.")
-    if writing and not reach.role.can_brand:
+    partner_id = partner_of(portal_user, "The template library")
+    if writing and not portal_user.role.can_brand:
         raise PermissionDeniedException("Only partner admins publish templates.")
-    return reach.partner_id
+    return partner_id
 
 
 class PortalTemplateLibraryController(Controller):

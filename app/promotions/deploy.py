@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from app.connections.readback import CannotReadBackError, read_canonical
+from app.connections.readback import CannotReadBackError, read_records
 from app.connections.runtime import worker_context
 from app.crypto import SecretBox
 from app.database.engine import Database
@@ -99,12 +99,13 @@ async def verify_prices(
     """Read the destination back: True when every expected price is there, False when the destination
     cannot be read back; ``DeploymentError`` listing what differs otherwise."""
     try:
-        found: list[Any] = await read_canonical(
+        found: list[Any] = await read_records(
             runtime.settings,
             runtime.db,
             runtime.redis,
             tenant,
-            target.connection.id,
+            target.connection,
+            target.template,
             Domain.PRICES.value,
             correlation_id,
             written=True,

@@ -1,4 +1,4 @@
-"""What a deployment still needs, and the two ways the API and the scheduler redirect one: towards the
+"""Which deployments still need work, and the two ways the API and the scheduler redirect one: towards the
 promotional prices (``relive``) or back to the regular ones (``restore``)."""
 
 from __future__ import annotations
@@ -17,18 +17,9 @@ RESTORED = frozenset({"paused", "rolled_back", "expired"})
 LIVE = frozenset({"deployed", "verified"})
 
 
-def needs_work(deployment: PromotionDeployment, now: datetime) -> bool:
-    """Whether a worker has something to send: a failure whose retry time has come, promotional prices
-    not yet deployed, or regular prices not yet restored."""
-    if deployment.status == "failed":
-        return deployment.next_attempt_at is None or deployment.next_attempt_at <= now
-    if deployment.goal == "live":
-        return deployment.status == "pending"
-    return deployment.status not in RESTORED
-
-
 def needs_work_clause(now: datetime) -> ColumnElement[bool]:
-    """``needs_work`` as SQL, for the scheduler's sweep."""
+    """Deployments a worker has something to send for: a failure whose retry time has come, promotional
+    prices not yet deployed, or regular prices not yet restored (the sweep and a pass both ask this)."""
     d = PromotionDeployment
     return or_(
         and_(d.status == "failed", or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now)),
@@ -67,11 +58,13 @@ def relive(deployments: Iterable[PromotionDeployment], now: datetime) -> int:
     return changed
 
 
-async def deployments_of(session: AsyncSession, promotion_id: uuid.UUID) -> list[PromotionDeployment]:
-    """A promotion's deployments in deployment order."""
+async def deployments_of(
+    session: AsyncSession, promotion_id: uuid.UUID, *where: ColumnElement[bool]
+) -> list[PromotionDeployment]:
+    """A promotion's deployments (those matching ``where``) in deployment order."""
     rows = await session.scalars(
         select(PromotionDeployment)
-        .where(PromotionDeployment.promotion_id == promotion_id)
+        .where(PromotionDeployment.promotion_id == promotion_id, *where)
         .order_by(PromotionDeployment.stage, PromotionDeployment.connection_name)
     )
     return list(rows.all())

@@ -10,6 +10,7 @@ from typing import Any
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.delivery.jobs import per_second_job_id
 from app.outbox.service import claim_work
 from app.promotions.deploy import Runtime
 from app.promotions.orchestrator import advance
@@ -47,12 +48,12 @@ async def sweep(db: Database, now: datetime) -> list[uuid.UUID]:
 async def promotions_due(ctx: dict[str, Any]) -> str:
     """Cron, every second: the sweep, then one job per promotion with work (at most one a second)."""
     due = await sweep(ctx["db"], ctx["clock"].now())
-    second = int(time.time())
+    now = time.time()
     for promotion_id in due:
         await ctx["redis"].enqueue_job(
             ADVANCE_TASK,
             str(promotion_id),
-            _job_id=f"promotion:{promotion_id}:{second}",
+            _job_id=per_second_job_id("promotion", str(promotion_id), now),
             _queue_name=ctx["queue_name"],
         )
     return f"advancing {len(due)}"

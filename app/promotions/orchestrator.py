@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.database.scope import DbScope
 from app.delivery.service import backoff_seconds
 from app.promotions.deploy import DeploymentError, Runtime, verify_prices, write_prices
-from app.promotions.deployments import LIVE, RESTORED, deployments_of, needs_work, relive
+from app.promotions.deployments import LIVE, RESTORED, deployments_of, needs_work_clause, relive
 from app.promotions.lifecycle import SCHEDULER, move
 from app.promotions.models import PromotionDeployment, PromotionEntry
 from app.promotions.pricing import PriceBook, price_book
@@ -83,8 +83,7 @@ async def _pass(runtime: Runtime, promotion_id: uuid.UUID, now: Now) -> str:
         promotion = parse(Promotion, entry.spec)
         if entry.state == "activating":
             await _plan(session, entry, tenant, promotion, now())
-        deployments = await deployments_of(session, promotion_id)
-        due = [d for d in deployments if needs_work(d, now())]
+        due = await deployments_of(session, promotion_id, needs_work_clause(now()))
         book = await price_book(session, tenant.id, promotion, now()) if due else PriceBook({}, {}, [])
         attempts = []
         for d in due:

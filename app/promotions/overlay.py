@@ -17,7 +17,8 @@ from app.promotions.models import PromotionDeployment, PromotionEntry
 from app.promotions.pricing import eligible_skus, promoted_price
 from connectors.canonical import Price, Promotion, Record, parse
 
-LIVE_STATES = ("activating", "active")
+GOING_LIVE_STATES = ("activating", "active")
+"""States in which a promotion prices its SKUs on the destinations it is live on."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ async def live_overlay(session: AsyncSession, destination_id: uuid.UUID) -> Over
         .where(
             PromotionDeployment.destination_id == destination_id,
             PromotionDeployment.goal == "live",
-            PromotionEntry.state.in_(LIVE_STATES),
+            PromotionEntry.state.in_(GOING_LIVE_STATES),
         )
         .order_by(PromotionEntry.created_at)
     )
