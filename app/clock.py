@@ -30,3 +30,6 @@ class FrozenClock:
 
     def advance(self, by: timedelta) -> None:
         self._at += by
+
+    def set(self, at: datetime) -> None:
+        self._at = at

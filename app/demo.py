@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clock import SystemClock
 from app.connections.models import Connection, PartnerTemplate
 from app.connections.service import create_connection, tenant_folder
 from app.connections.templates import derive_template
@@ -94,6 +95,7 @@ async def seed_integrations(
                 name=name,
                 template_key=template_key,
                 values=values,
+                now=SystemClock().now(),
             )
     for name, template_key, domain, direction in DEMO_RECIPES:
         spec = default_recipe(template_key, domain, direction)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.database.scope import DbScope
 from app.http.problems import Problem
 from app.http.state import services_of
+from app.metering.service import count_api_call
 from tenants.api_keys import ApiPrincipal, authenticate_api_key
 
 log = structlog.get_logger(__name__)
@@ -46,8 +47,11 @@ async def api_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiPr
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
     services = services_of(connection)  # type: ignore[arg-type]
+    now = services.clock.now()
     async with services.db.transaction(DbScope.system()) as session:
-        found = await authenticate_api_key(session, token, services.clock.now())
+        found = await authenticate_api_key(session, token, now)
+        if found is not None:  # metered with the authentication, so a call is counted exactly once
+            await count_api_call(session, found.tenant_id, now)
     if found is None:
         raise Problem(
             401,

@@ -18,6 +18,7 @@ from app.api.auth import provide_principal, provide_tenant_session, requires_sco
 from app.connections.models import Connection
 from app.connections.service import (
     create_connection,
+    delete_connection,
     get_connection,
     run_connection_check,
     tenant_folder,
@@ -171,6 +172,7 @@ class ConnectionController(Controller):
                 name=data.name,
                 template_key=data.template,
                 values=data.config,
+                now=services_of(request).clock.now(),
             )
             row.rate_limit = msgspec.to_builtins(data.rate_limit) if data.rate_limit else None
             row.batch_size = data.batch_size
@@ -281,7 +283,7 @@ class ConnectionController(Controller):
         row = await get_connection(session, principal.tenant_id, connection_id)
         if row is None:
             raise Problem(404, "No such connection.")
-        await session.delete(row)
+        await delete_connection(session, row, services_of(request).clock.now())
         await record_audit(
             session,
             request_actor(request, "api_key", principal.key_id),

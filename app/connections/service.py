@@ -16,6 +16,7 @@ from app.connections.models import Connection, PartnerTemplate
 from app.connections.templates import TemplateChoice, resolve_template
 from app.connections.tokens import TOKEN_SECRET
 from app.crypto import SecretBox
+from app.metering.service import sample_connections
 from app.settings import Settings
 from connectors.sdk.config import apply_defaults, secret_fields, split_secrets, validate_config
 from connectors.sdk.context import ConnectorContext
@@ -77,8 +78,10 @@ async def create_connection(
     name: str,
     template_key: str,
     values: Mapping[str, Any],
+    now: datetime,
 ) -> Connection:
-    """``UnknownTemplateError`` or ``ConfigError`` (with paths) when the input is wrong."""
+    """``UnknownTemplateError`` or ``ConfigError`` (with paths) when the input is wrong. The
+    retailer's connection count is metered in the same transaction."""
     choice = await resolve_template(session, partner_id, template_key)
     row = Connection(
         id=uuid.uuid4(),
@@ -90,7 +93,15 @@ async def create_connection(
     _store(box, row, choice, values, folder)
     session.add(row)
     await session.flush()
+    await sample_connections(session, tenant_id, now)
     return row
+
+
+async def delete_connection(session: AsyncSession, row: Connection, now: datetime) -> None:
+    """Remove a connection (its sealed secrets with it) and meter the new count."""
+    await session.delete(row)
+    await session.flush()
+    await sample_connections(session, row.tenant_id, now)
 
 
 async def choice_of(session: AsyncSession, row: Connection, partner_id: uuid.UUID) -> TemplateChoice:

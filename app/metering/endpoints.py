@@ -1,9 +1,9 @@
-"""``GET /api/v1/usage?period=YYYY-MM``: the key's retailer's usage in a calendar month (UTC)."""
+"""``GET /api/v1/usage?period=YYYY-MM``: the key's retailer's usage in a calendar month (UTC), with the
+forecast for the month when it is in progress."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -12,12 +12,10 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import provide_principal, provide_tenant_session, requires_scope
-from app.http.problems import Problem
 from app.http.state import services_of
+from app.metering.periods import forecast, period_at, period_named
 from app.metering.service import usage_between
 from tenants.api_keys import ApiPrincipal
-
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 class UsageView(msgspec.Struct):
@@ -25,19 +23,12 @@ class UsageView(msgspec.Struct):
     starts_at: datetime
     ends_at: datetime
     usage: dict[str, int]
-    """records_synced (records destinations took), events_accepted (through the API), delivery_runs."""
-
-
-def month_of(period: str) -> tuple[datetime, datetime]:
-    found = _PERIOD.match(period)
-    if found is None:
-        raise Problem(
-            422, "The period is a month, YYYY-MM.", errors=[{"path": "period", "reason": "write YYYY-MM"}]
-        )
-    year, month = int(found.group(1)), int(found.group(2))
-    start = datetime(year, month, 1, tzinfo=UTC)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
+    """records_synced (records destinations took), events_accepted (through the API), delivery_runs,
+    api_calls (authenticated requests), active_connections (the most connections held at once)."""
+    forecast: dict[str, int]
+    """The period's usage at the pace so far (equal to ``usage`` once the period is over)."""
+    elapsed: float
+    """The share of the period gone by, 0 … 1."""
 
 
 class UsageController(Controller):
@@ -53,7 +44,15 @@ class UsageController(Controller):
         principal: ApiPrincipal,
         period: str | None = None,
     ) -> UsageView:
-        """Totals per kind for ``period`` (default: the current month), counted once per unit of work."""
-        chosen = period or services_of(request).clock.now().strftime("%Y-%m")
-        start, end = month_of(chosen)
-        return UsageView(chosen, start, end, await usage_between(session, principal.tenant_id, start, end))
+        """Figures per meter for ``period`` (default: the current month), counted once per unit of work."""
+        now = services_of(request).clock.now()
+        chosen = period_named(period) if period else period_at(now)
+        used = await usage_between(session, principal.tenant_id, chosen.starts_at, chosen.ends_at)
+        return UsageView(
+            chosen.key,
+            chosen.starts_at,
+            chosen.ends_at,
+            used,
+            forecast(used, chosen, now),
+            round(chosen.elapsed(now), 4),
+        )

@@ -301,6 +301,7 @@ class PortalOnboardingController(Controller):
                         name=name,
                         template_key=template_key,
                         values=values,
+                        now=services.clock.now(),
                     )
                     await record_audit(
                         session,
