@@ -7,7 +7,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ async def make_destination(
             name=f"{name} hook",
             template_key="webhook",
             values={"secret": "a-webhook-secret-of-some-length"},
+            now=datetime.now(UTC),
         )
         recipe = Recipe(
             tenant_id=tenant.id,

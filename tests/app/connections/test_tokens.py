@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -46,6 +47,7 @@ async def connection(world: World, db: Database, settings: Settings, tmp_path: P
             name="orders in",
             template_key="webhook",
             values={"secret": "a-webhook-secret-of-some-length"},
+            now=datetime.now(UTC),
         )
 
 
