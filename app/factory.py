@@ -54,6 +54,7 @@ from app.promotions.endpoints import PromotionController
 from app.recipes.endpoints import RecipeController
 from app.redis import redis_client
 from app.settings import Settings
+from app.sla.endpoints import SlaReportController
 from tenants.branding import Brand
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             RunController,
             HealthController,
             UsageController,
+            SlaReportController,
             EventController,
             PromotionController,
             PromotionDeploymentController,

@@ -24,6 +24,7 @@ from app.flows.jobs import publish_flow, pull_flow, reconcile_due, reconcile_flo
 from app.flows.publish import PUBLISH_TASK
 from app.flows.pull import PULL_TASK
 from app.flows.reconcile import RECONCILE_TASK
+from app.invoicing.jobs import issue_invoices
 from app.mail.senders import MailSender, sender_from_settings
 from app.mail.service import SEND_MAIL_TASK, send_mail
 from app.outbox.jobs import MAX_TRIES, outbox_job
@@ -53,6 +54,8 @@ CRON_JOBS = [
     cron(schedule_pulls, second={0}, unique=True, keep_result=0),
     cron(reconcile_due, second={0}, unique=True, keep_result=0),
     cron(promotions_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
+    # daily, so a day the worker was down is made up the next; issuing is idempotent per period
+    cron(issue_invoices, hour={0}, minute={10}, second={0}, unique=True, keep_result=0),
 ]
 
 

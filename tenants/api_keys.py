@@ -43,7 +43,7 @@ SCOPES: dict[str, str] = {
     "promotions:write": "create promotions and move them through their lifecycle",
     "dead_letters:read": "list dead letters",
     "dead_letters:write": "replay and discard dead letters",
-    "usage:read": "read usage and SLA reports",
+    "usage:read": "read usage, SLA reports and invoices",
     "health:read": "read sync health",
 }
 READ_SCOPES = tuple(scope for scope in SCOPES if scope.endswith(":read"))

@@ -89,3 +89,14 @@ def tenant_owned(table: str) -> list[str]:
 def tenant_or_partner_owned(table: str) -> list[str]:
     """Policies for a table whose rows carry ``tenant_id`` and/or ``partner_id``."""
     return enable_policies(table, "shelfsync_row_visible(tenant_id, partner_id)")
+
+
+def partner_owned_read_by_tenants(table: str) -> list[str]:
+    """Policies for rows a partner owns (``partner_id``) that its retailers may read but not change
+    (plans): the partner (or the platform) writes them; the partner's tenant scopes read them."""
+    mine = "partner_id = shelfsync_setting('app.partner_id')::uuid"
+    return enable_policies(
+        table,
+        f"shelfsync_is_privileged() OR ({mine} AND shelfsync_setting('app.scope') IN ('partner', 'tenant'))",
+        f"shelfsync_is_privileged() OR ({mine} AND shelfsync_setting('app.scope') = 'partner')",
+    )

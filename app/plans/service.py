@@ -1,0 +1,50 @@
+"""Reading and saving plans, and the terms a retailer is on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.plans.models import Plan
+from app.plans.terms import DEFAULT_TERMS, PlanTerms
+from tenants.models import Tenant
+
+DEFAULT_KEY = "standard"
+
+
+async def terms_of(session: AsyncSession, tenant: Tenant) -> PlanTerms:
+    """The terms of the retailer's plan at its partner (the defaults when the partner has not set them)."""
+    row = await session.scalar(
+        select(Plan).where(Plan.partner_id == tenant.partner_id, Plan.key == tenant.plan)
+    )
+    return DEFAULT_TERMS if row is None else msgspec.convert(row.terms, PlanTerms)
+
+
+async def partner_plans(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, PlanTerms]:
+    """Every plan of the partner by key, with ``standard`` always present."""
+    plans = {DEFAULT_KEY: DEFAULT_TERMS}
+    for row in await session.scalars(select(Plan).where(Plan.partner_id == partner_id).order_by(Plan.key)):
+        plans[row.key] = msgspec.convert(row.terms, PlanTerms)
+    return plans
+
+
+async def save_plan(
+    session: AsyncSession, partner_id: uuid.UUID, key: str, terms: PlanTerms, now: datetime
+) -> tuple[dict[str, object] | None, dict[str, object]]:
+    """Create or replace the plan; returns its terms before and after (for the audit)."""
+    row = await session.scalar(
+        select(Plan).where(Plan.partner_id == partner_id, Plan.key == key).with_for_update()
+    )
+    after: dict[str, object] = msgspec.to_builtins(terms)
+    if row is None:
+        session.add(Plan(partner_id=partner_id, key=key, terms=after, updated_at=now))
+        await session.flush()
+        return None, after
+    before = dict(row.terms)
+    row.terms, row.updated_at = after, now
+    await session.flush()
+    return before, after

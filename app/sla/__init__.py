@@ -1,0 +1,1 @@
+"""SLA reports: each objective of the retailer's plan measured over a billing period from raw facts."""
