@@ -39,12 +39,14 @@ from app.metering.endpoints import UsageController
 from app.portal.activity import PortalActivityController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
+from app.portal.billing import PortalBillingController
 from app.portal.branding import PortalBrandingController
 from app.portal.context import LoginRequired
 from app.portal.dead_letters import PortalDeadLetterController
 from app.portal.health import PortalHealthController
 from app.portal.home import HomeController
 from app.portal.onboarding import PortalOnboardingController
+from app.portal.plans import PortalPlansController
 from app.portal.recipes import PortalRecipeController
 from app.portal.templates_library import PortalTemplateLibraryController
 from app.portal.users import PortalUsersController
@@ -148,6 +150,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalTemplateLibraryController,
             PortalActivityController,
             PortalUsersController,
+            PortalBillingController,
+            PortalPlansController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),
