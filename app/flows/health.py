@@ -5,7 +5,8 @@ Rules, per flow (the first that holds wins):
 - **failing**: less than 95 % of the records delivered in the last hour went through, or a dead
   letter was written in the last hour;
 - **degraded**: less than 99.5 % went through, or dead letters are still open, or work has been due
-  for more than 5 minutes without being delivered;
+  for more than 5 minutes without being delivered, or the flow's last reconciliation found drift, or a
+  promotion went live on one of its destinations more than 60 s after its window opened (in the hour);
 - **ok**: otherwise (a flow with no traffic is ok).
 A retailer's badge is its worst flow's.
 """
@@ -18,16 +19,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.models import DeadLetter, QueuedDelivery
 from app.flows.latency import merge, percentile
 from app.flows.models import Flow, FlowDestination, Run
+from app.promotions.models import PromotionDeployment
 
 WINDOW = timedelta(hours=1)
 FAILING_BELOW = 0.95
 DEGRADED_BELOW = 0.995
 STALE_BACKLOG = timedelta(minutes=5)
+LATE_PROMOTION = timedelta(seconds=60)
 ORDER = {"ok": 0, "degraded": 1, "failing": 2}
 
 
@@ -48,6 +52,10 @@ class FlowHealth:
     oldest_due_seconds: float | None = None
     dead_letters_open: int = 0
     dead_letters_recent: int = 0
+    drifted: int | None = None
+    """Entities the flow's last finished reconciliation found different (None: never reconciled)."""
+    promotion_lateness_ms: int | None = None
+    """The latest a promotion went live on the flow's destinations, of those deployed in the window."""
     status: str = "ok"
     reasons: list[str] = field(default_factory=list)
 
@@ -71,6 +79,11 @@ class FlowHealth:
             self.reasons.append(f"{self.dead_letters_open} open dead letter(s)")
         if self.oldest_due_seconds is not None and self.oldest_due_seconds > STALE_BACKLOG.total_seconds():
             self.reasons.append(f"work due for {self.oldest_due_seconds / 60:.0f} min")
+        if self.drifted:
+            self.reasons.append(f"the last reconciliation found {self.drifted} drifted")
+        late = self.promotion_lateness_ms
+        if late is not None and late > LATE_PROMOTION.total_seconds() * 1000:
+            self.reasons.append(f"a promotion went live {late / 1000:.0f} s late")
         self.status = "degraded" if self.reasons else "ok"
 
 
@@ -136,6 +149,22 @@ async def flow_health(session: AsyncSession, tenant_ids: list[uuid.UUID], now: d
         health = flows.get(flow_id)
         if health is not None:
             health.dead_letters_open, health.dead_letters_recent = int(open_count), int(recent)
+    for flow_id, drifted in await session.execute(
+        select(Run.flow_id, Run.details["drifted"].as_integer())
+        .where(Run.tenant_id.in_(tenant_ids), Run.kind == "reconcile", Run.finished_at.is_not(None))
+        .ext(distinct_on(Run.flow_id))
+        .order_by(Run.flow_id, Run.finished_at.desc())
+    ):
+        if flow_id in flows:
+            flows[flow_id].drifted = None if drifted is None else int(drifted)
+    for flow_id, lateness in await session.execute(
+        select(FlowDestination.flow_id, func.max(PromotionDeployment.lateness_ms))
+        .join(FlowDestination, FlowDestination.id == PromotionDeployment.destination_id)
+        .where(PromotionDeployment.tenant_id.in_(tenant_ids), PromotionDeployment.deployed_at >= since)
+        .group_by(FlowDestination.flow_id)
+    ):
+        if flow_id in flows and lateness is not None:
+            flows[flow_id].promotion_lateness_ms = int(lateness)
     for health in flows.values():
         health.judge()
     return list(flows.values())

@@ -15,6 +15,7 @@ from app.api.auth import provide_principal, provide_tenant_session, requires_sco
 from app.flows.health import (
     DEGRADED_BELOW,
     FAILING_BELOW,
+    LATE_PROMOTION,
     STALE_BACKLOG,
     WINDOW,
     FlowHealth,
@@ -41,6 +42,10 @@ class FlowHealthView(msgspec.Struct):
     oldest_due_seconds: float | None
     dead_letters_open: int
     dead_letters_recent: int
+    drifted: int | None
+    """Entities the last reconciliation found different from the canonical state (null: never ran)."""
+    promotion_lateness_ms: int | None
+    """The latest a promotion went live on this flow's destinations in the window."""
 
     @classmethod
     def of(cls, health: FlowHealth) -> FlowHealthView:
@@ -59,6 +64,8 @@ class FlowHealthView(msgspec.Struct):
             health.oldest_due_seconds,
             health.dead_letters_open,
             health.dead_letters_recent,
+            health.drifted,
+            health.promotion_lateness_ms,
         )
 
 
@@ -71,8 +78,9 @@ class HealthView(msgspec.Struct):
 
 RULES = {
     "failing": f"less than {FAILING_BELOW:.1%} of records delivered, or a dead letter written, in the window",
-    "degraded": f"less than {DEGRADED_BELOW:.1%} delivered, open dead letters, or work due for more than "
-    f"{STALE_BACKLOG.total_seconds() / 60:.0f} minutes",
+    "degraded": f"less than {DEGRADED_BELOW:.1%} delivered, open dead letters, work due for more than "
+    f"{STALE_BACKLOG.total_seconds() / 60:.0f} minutes, drift found by the last reconciliation, or a "
+    f"promotion live more than {LATE_PROMOTION.total_seconds():.0f} s after its window opened",
     "ok": "otherwise",
 }
 

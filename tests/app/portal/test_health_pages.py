@@ -4,6 +4,7 @@ figures (and the fragment htmx polls), and dead letters replayed or discarded fr
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,12 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.models import DeadLetter, QueuedDelivery
 from app.flows.latency import histogram, percentile
+from app.flows.models import Run
+from app.promotions.models import PromotionDeployment, PromotionEntry
 from tenants.audit import AuditEntry
 from tests import factories
 from tests.app.portal.forms import sign_in, submit
-from tests.app.portal.sync_facts import LATENCY_MS, seed_sync_facts
+from tests.app.portal.sync_facts import LATENCY_MS, SCOPES, seed_sync_facts, wire_flow
 from tests.factories import PASSWORD, World
 
 
@@ -148,3 +151,56 @@ class TestHealthApi:
         reader = await factories.make_api_key(db, world.tenant_a1, ["stock:read"])
         refused = await alpha.get("/api/v1/health", headers={"Authorization": f"Bearer {reader}"})
         assert refused.status_code == 403
+
+    async def test_drift_and_late_promotions_degrade_a_flow(
+        self, alpha: AsyncTestClient[Any], world: World, db: Database, clock: FrozenClock
+    ) -> None:
+        key = await factories.make_api_key(db, world.tenant_a1, [*SCOPES, "health:read"])
+        drifting, _ = await wire_flow(alpha, key, "stock checked nightly")
+        _, destination = await wire_flow(alpha, key, "prices to the app")
+        now = clock.now()
+        async with db.transaction(DbScope.system()) as session:
+            for drifted, finished in ((5, now - timedelta(days=1)), (3, now - timedelta(hours=2))):
+                run = Run.begin(
+                    tenant_id=world.tenant_a1.id, flow_id=drifting, kind="reconcile", started_at=finished
+                )
+                run.details, run.status, run.finished_at = {"drifted": drifted}, "succeeded", finished
+                session.add(run)
+            promotion = PromotionEntry(
+                tenant_id=world.tenant_a1.id,
+                code="LATE",
+                spec={},
+                proposed_by="t",
+                starts_at=now - timedelta(minutes=3),
+            )
+            session.add(promotion)
+            await session.flush()
+            session.add(
+                PromotionDeployment(
+                    tenant_id=world.tenant_a1.id,
+                    promotion_id=promotion.id,
+                    destination_id=destination,
+                    connection_name="app",
+                    kind="ecommerce",
+                    stage=1,
+                    status="verified",
+                    deployed_at=now - timedelta(minutes=1, seconds=30),
+                    lateness_ms=90_000,
+                )
+            )
+        body = (await alpha.get("/api/v1/health", headers={"Authorization": f"Bearer {key}"})).json()
+        flows = {f["name"]: f for f in body["flows"]}
+        assert (flows["stock checked nightly"]["status"], flows["stock checked nightly"]["drifted"]) == (
+            "degraded",
+            3,
+        )
+        assert "the last reconciliation found 3 drifted" in flows["stock checked nightly"]["reasons"]
+        assert (
+            flows["prices to the app"]["status"],
+            flows["prices to the app"]["promotion_lateness_ms"],
+        ) == (
+            "degraded",
+            90_000,
+        )
+        assert "a promotion went live 90 s late" in flows["prices to the app"]["reasons"]
+        assert body["status"] == "degraded"
