@@ -923,6 +923,11 @@ def create_app(
             return error.response()
         return Response(content=invoice)
 
+    @post(f"{CONTROL}/forget_idempotency_keys", status_code=204)
+    async def forget_idempotency_keys() -> None:
+        """Stripe keeps idempotency keys for 24 hours; this is the day passing."""
+        store.idempotency.clear()
+
     @get(f"{CONTROL}/deliveries")
     async def list_deliveries() -> list[JsonObject]:
         return store.deliveries
@@ -950,7 +955,8 @@ def create_app(
         return error.response()
 
     app = sandbox_app(
-        [api, close_period_route, list_deliveries, list_meter_events], fault_response=fault_answer
+        [api, close_period_route, forget_idempotency_keys, list_deliveries, list_meter_events],
+        fault_response=fault_answer,
     )
     app.state.control.reset_hooks.append(store.clear)
     app.state.store = store
