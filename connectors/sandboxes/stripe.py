@@ -14,6 +14,7 @@ finalized, paid); ``/_sandbox/stripe/deliveries`` lists the webhook deliveries m
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -194,7 +195,14 @@ def create_app(
     def authenticate(request: Request[Any, Any, Any]) -> str:
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
+        if scheme.lower() == "basic":  # ``curl -u sk_test_…:``, which Stripe takes too
+            try:
+                key = base64.b64decode(key).decode().partition(":")[0]
+            except ValueError:
+                key = ""
+        elif scheme.lower() != "bearer":
+            key = ""
+        if not key:
             raise StripeError(
                 401,
                 "You did not provide an API key. You need to provide your API key in the Authorization"
