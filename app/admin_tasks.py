@@ -8,8 +8,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.clock import SystemClock
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.settings import Settings
 from tenants.api_keys import READ_SCOPES, UnknownScopeError, create_api_key
 from tenants.audit import Actor
 from tenants.models import Partner, Tenant
@@ -151,3 +153,22 @@ async def derive_template_task(
         raise click.ClickException(f"invalid template: {listed}") from None
     except IntegrityError:
         raise click.ClickException(f"partner {partner_slug!r} already has a template {key!r}") from None
+
+
+async def billing_setup_task(db: Database, settings: Settings, partner_slug: str) -> tuple[str, str | None]:
+    """Set a partner up in Stripe (customer, meters, metered prices, subscription); its customer and
+    subscription ids."""
+    import stripe
+
+    from app.billing.service import ensure_billing_account
+    from app.billing.stripe_api import BillingNotConfiguredError
+
+    async with db.transaction(DbScope.system()) as session:
+        partner_id = (await _partner(session, partner_slug)).id
+    try:
+        account = await ensure_billing_account(db, settings, partner_id, SystemClock().now())
+    except BillingNotConfiguredError as error:
+        raise click.ClickException(str(error)) from None
+    except stripe.StripeError as error:
+        raise click.ClickException(f"Stripe refused: {error.user_message or error}") from None
+    return account.stripe_customer_id, account.stripe_subscription_id

@@ -368,5 +368,19 @@ def create_api_key_command(partner_slug: str, tenant_slug: str, name: str, scope
         click.echo(f"API key {prefix} created. Secret (shown once):\n{secret}")
 
 
+@admin.command("billing-setup")
+@click.option("--partner", "partner_slug", required=True)
+def billing_setup_command(partner_slug: str) -> None:
+    """Set a partner up for platform billing in Stripe (STRIPE_API_KEY): customer, meters, subscription."""
+    from app.admin_tasks import billing_setup_task
+
+    with _services() as settings:
+        _require_migrated(settings)
+        customer, subscription = _with_db(settings, lambda db: billing_setup_task(db, settings, partner_slug))
+        click.echo(
+            f"partner {partner_slug} billed as Stripe customer {customer}, subscription {subscription}"
+        )
+
+
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from app.api.api_keys import ApiKeyController
 from app.api.tenant import TenantController
+from app.billing.endpoints import StripeHookController
 from app.clock import Clock, SystemClock
 from app.connections.endpoints import ConnectionController, ConnectorTemplateController
 from app.database.engine import Database, app_engine
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             metrics,
             api_v1,
             HookController,
+            StripeHookController,
             AuthController,
             HomeController,
             PortalApiKeyController,

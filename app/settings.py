@@ -96,6 +96,18 @@ class Settings:
     """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
     in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
 
+    stripe_api_key: str | None = None
+    """``STRIPE_API_KEY``: the platform's Stripe secret key (``sk_live_…`` or ``sk_test_…``) used to bill
+    partners through metered billing. Unset: nothing is sent to Stripe (usage is still recorded)."""
+
+    stripe_api_base: str | None = None
+    """``STRIPE_API_BASE``: where the Stripe API is reached (default: Stripe's own ``https://api.stripe.com``);
+    tests and the demo point it at the Stripe sandbox."""
+
+    stripe_webhook_secret: str | None = None
+    """``STRIPE_WEBHOOK_SECRET``: the ``whsec_…`` signing secret of the webhook endpoint registered for
+    ``/hooks/stripe``; unset, Stripe webhooks are refused."""
+
     @property
     def active_key(self) -> tuple[str, bytes]:
         """The (key id, key) that encrypts new secrets."""
@@ -236,6 +248,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         get("CONNECTOR_ALLOW_PRIVATE") or ("false" if environment == "production" else "true"),
     )
 
+    stripe_api_base = get("STRIPE_API_BASE")
+    if stripe_api_base:
+        _url("STRIPE_API_BASE", stripe_api_base, {"http", "https"})
+    stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET")
+    if stripe_webhook_secret and not stripe_webhook_secret.startswith("whsec_"):
+        raise SettingsError("STRIPE_WEBHOOK_SECRET must be a webhook signing secret, whsec_…")
+
     return Settings(
         environment=environment,  # type: ignore[arg-type]
         database_url=database_url,
@@ -256,4 +275,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS") or "120"
         ),
         connector_allow_private=allow_private,
+        stripe_api_key=get("STRIPE_API_KEY"),
+        stripe_api_base=stripe_api_base.rstrip("/") if stripe_api_base else None,
+        stripe_webhook_secret=stripe_webhook_secret,
     )

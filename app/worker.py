@@ -16,6 +16,16 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
+from app.billing.jobs import (
+    ENSURE_BILLING_ACCOUNT_TASK,
+    RECONCILE_BILLING_TASK,
+    REPORT_USAGE_TASK,
+    SEND_METER_EVENTS_TASK,
+    ensure_billing_account,
+    reconcile_billing,
+    report_usage,
+    send_meter_events,
+)
 from app.clock import Clock, SystemClock
 from app.database.engine import Database, app_engine
 from app.delivery.jobs import DELIVER_TASK, deliver_destination, dispatch_due, nudge_delivery
@@ -48,6 +58,11 @@ FUNCTIONS = [
     func(outbox_job(publish_flow), name=PUBLISH_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(outbox_job(promotion_step), name=PROMOTION_STEP_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(advance_promotion, name=ADVANCE_TASK, keep_result=0, max_tries=3),
+    func(report_usage, name=REPORT_USAGE_TASK, keep_result=0, max_tries=3),
+    # one sender at a time is enough; a second queued while one runs would only find nothing due
+    func(send_meter_events, name=SEND_METER_EVENTS_TASK, keep_result=0, max_tries=3),
+    func(reconcile_billing, name=RECONCILE_BILLING_TASK, max_tries=3),
+    func(ensure_billing_account, name=ENSURE_BILLING_ACCOUNT_TASK, max_tries=3),
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
@@ -56,6 +71,9 @@ CRON_JOBS = [
     cron(promotions_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
     # daily, so a day the worker was down is made up the next; issuing is idempotent per period
     cron(issue_invoices, hour={0}, minute={10}, second={0}, unique=True, keep_result=0),
+    cron(report_usage, minute=set(range(0, 60, 5)), second={5}, unique=True, keep_result=0),
+    cron(send_meter_events, second={35}, unique=True, keep_result=0),
+    cron(reconcile_billing, hour={4}, minute={20}, second={0}, unique=True, keep_result=0),
 ]
 
 

@@ -17,6 +17,7 @@ SANDBOXES: dict[str, str] = {
     "marketplace": "connectors.sandboxes.marketplace:create_app",
     "pos": "connectors.sandboxes.pos:create_app",
     "oauth": "connectors.sandboxes.oauth:create_app",
+    "stripe": "connectors.sandboxes.stripe:create_app",
 }
 
 

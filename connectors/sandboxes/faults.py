@@ -77,9 +77,13 @@ def sandbox_app(
     handlers: Sequence[ControllerRouterHandler],
     *,
     control: SandboxControl | None = None,
+    fault_response: Callable[[FaultSpec], Response[Any]] | None = None,
     **litestar_options: Any,
 ) -> Litestar:
-    """A Litestar app serving ``handlers`` plus the ``/_sandbox`` control routes, with faults applied."""
+    """A Litestar app serving ``handlers`` plus the ``/_sandbox`` control routes, with faults applied.
+
+    ``fault_response`` shapes an injected fault's answer the way the remote system shapes its errors
+    (a client that parses error bodies then sees what it would see from the real system)."""
     control = control or SandboxControl()
 
     async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -95,6 +99,8 @@ def sandbox_app(
         if fault.status is None:
             return None
         entry["status"] = fault.status
+        if fault_response is not None:
+            return fault_response(fault)
         headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
         body = fault.body or ("Too Many Requests" if fault.status == 429 else "Injected fault")
         return Response(content={"errors": body}, status_code=fault.status, headers=headers)
