@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+from app.alerts.endpoints import AlertIncidentController, AlertRuleController
 from app.api.api_keys import ApiKeyController
 from app.api.tenant import TenantController
 from app.clock import Clock, SystemClock
@@ -125,6 +126,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             EventController,
             PromotionController,
             PromotionDeploymentController,
+            AlertRuleController,
+            AlertIncidentController,
         ],
         security=[{"apiKey": []}],
     )

@@ -16,6 +16,8 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
+from app.alerts.jobs import evaluate_rules, send_alert_webhook
+from app.alerts.notifications import ALERT_WEBHOOK_TASK
 from app.clock import Clock, SystemClock
 from app.database.engine import Database, app_engine
 from app.delivery.jobs import DELIVER_TASK, deliver_destination, dispatch_due, nudge_delivery
@@ -47,12 +49,15 @@ FUNCTIONS = [
     func(outbox_job(publish_flow), name=PUBLISH_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(outbox_job(promotion_step), name=PROMOTION_STEP_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(advance_promotion, name=ADVANCE_TASK, keep_result=0, max_tries=3),
+    func(outbox_job(send_alert_webhook), name=ALERT_WEBHOOK_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
     cron(schedule_pulls, second={0}, unique=True, keep_result=0),
     cron(reconcile_due, second={0}, unique=True, keep_result=0),
     cron(promotions_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
+    # half a minute off the jobs at :00, so the evaluation does not queue behind them
+    cron(evaluate_rules, second={30}, unique=True, keep_result=0),
 ]
 
 
