@@ -38,6 +38,7 @@ from app.ingress.hooks import HookController
 from app.inventory.endpoints import StockController
 from app.metering.endpoints import UsageController
 from app.portal.activity import PortalActivityController
+from app.portal.alerts import PortalAlertController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.branding import PortalBrandingController
@@ -144,6 +145,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalBrandingController,
             PortalHealthController,
             PortalDeadLetterController,
+            PortalAlertController,
             PortalRecipeController,
             PortalOnboardingController,
             PortalTemplateLibraryController,

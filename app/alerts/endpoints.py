@@ -12,6 +12,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import Provide
 from litestar.params import Parameter
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.metrics import METRICS
@@ -167,6 +168,10 @@ def _rule_problem(error: RuleError) -> Problem:
     )
 
 
+def _duplicate(name: str) -> Problem:
+    return Problem(409, f"An alert rule named {name!r} exists.", type_slug="duplicate-name")
+
+
 def _box(request: Request[Any, Any, Any]) -> SecretBox:
     return SecretBox.from_settings(services_of(request).settings)
 
@@ -209,7 +214,7 @@ class AlertRuleController(Controller):
     ) -> AlertRuleView:
         """Create a rule; the answer carries the webhook's signing secret, the only time it is shown."""
         if await _name_is_taken(session, principal.tenant_id, data.name):
-            raise Problem(409, f"An alert rule named {data.name!r} exists.", type_slug="duplicate-name")
+            raise _duplicate(data.name)
         metric = METRICS.get(data.metric)
         spec = RuleSpec(
             data.name,
@@ -232,6 +237,8 @@ class AlertRuleController(Controller):
             )
         except RuleError as error:
             raise _rule_problem(error) from None
+        except IntegrityError:  # the same name created at the same moment
+            raise _duplicate(data.name) from None
         await record_audit(
             session,
             request_actor(request, "api_key", principal.key_id),
@@ -282,7 +289,7 @@ class AlertRuleController(Controller):
         if data.metric is not msgspec.UNSET and data.comparison is msgspec.UNSET and data.metric in METRICS:
             spec.comparison = METRICS[data.metric].comparison  # a new metric brings its usual comparison
         if await _name_is_taken(session, principal.tenant_id, spec.name, row.id):
-            raise Problem(409, f"An alert rule named {spec.name!r} exists.", type_slug="duplicate-name")
+            raise _duplicate(spec.name)
         try:
             changes, secret = await update_rule(
                 session,
@@ -295,6 +302,8 @@ class AlertRuleController(Controller):
             )
         except RuleError as error:
             raise _rule_problem(error) from None
+        except IntegrityError:
+            raise _duplicate(spec.name) from None
         if changes:
             await record_audit(
                 session,
