@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 
+from app.alerts.endpoints import AlertIncidentController, AlertRuleController
 from app.api.api_keys import ApiKeyController
 from app.api.tenant import TenantController
 from app.billing.endpoints import StripeHookController
@@ -38,6 +39,7 @@ from app.ingress.hooks import HookController
 from app.inventory.endpoints import StockController
 from app.metering.endpoints import UsageController
 from app.portal.activity import PortalActivityController
+from app.portal.alerts import PortalAlertController
 from app.portal.api_keys import PortalApiKeyController
 from app.portal.auth import AuthController
 from app.portal.billing import PortalBillingController
@@ -130,6 +132,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             EventController,
             PromotionController,
             PromotionDeploymentController,
+            AlertRuleController,
+            AlertIncidentController,
         ],
         security=[{"apiKey": []}],
     )
@@ -147,6 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalBrandingController,
             PortalHealthController,
             PortalDeadLetterController,
+            PortalAlertController,
             PortalRecipeController,
             PortalOnboardingController,
             PortalTemplateLibraryController,

@@ -16,6 +16,8 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
+from app.alerts.jobs import evaluate_rules, send_alert_webhook
+from app.alerts.notifications import ALERT_WEBHOOK_TASK
 from app.billing.jobs import (
     ENSURE_BILLING_ACCOUNT_TASK,
     RECONCILE_BILLING_TASK,
@@ -63,6 +65,7 @@ FUNCTIONS = [
     func(send_meter_events, name=SEND_METER_EVENTS_TASK, keep_result=0, max_tries=3),
     func(reconcile_billing, name=RECONCILE_BILLING_TASK, max_tries=3),
     func(ensure_billing_account, name=ENSURE_BILLING_ACCOUNT_TASK, max_tries=3),
+    func(outbox_job(send_alert_webhook), name=ALERT_WEBHOOK_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),
@@ -74,6 +77,8 @@ CRON_JOBS = [
     cron(report_usage, minute=set(range(0, 60, 5)), second={5}, unique=True, keep_result=0),
     cron(send_meter_events, second={35}, unique=True, keep_result=0),
     cron(reconcile_billing, hour={4}, minute={20}, second={0}, unique=True, keep_result=0),
+    # half a minute off the jobs at :00, so the evaluation does not queue behind them
+    cron(evaluate_rules, second={30}, unique=True, keep_result=0),
 ]
 
 

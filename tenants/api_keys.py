@@ -45,6 +45,8 @@ SCOPES: dict[str, str] = {
     "dead_letters:write": "replay and discard dead letters",
     "usage:read": "read usage, SLA reports and invoices",
     "health:read": "read sync health",
+    "alerts:read": "list and read alert rules and incidents",
+    "alerts:write": "create, change and delete alert rules",
 }
 READ_SCOPES = tuple(scope for scope in SCOPES if scope.endswith(":read"))
 

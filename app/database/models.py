@@ -1,5 +1,6 @@
 """Imports every model module so ``metadata`` knows all tables (Alembic and tests use it)."""
 
+from app.alerts import models as _alert_models  # noqa: F401
 from app.billing import models as _billing_models  # noqa: F401
 from app.connections import models as _connection_models  # noqa: F401
 from app.database.base import Base

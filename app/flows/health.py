@@ -91,15 +91,18 @@ def worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=ORDER.__getitem__, default="ok")
 
 
-async def flow_health(session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime) -> list[FlowHealth]:
-    """Every flow of these retailers with its figures and badge."""
+async def flow_health(
+    session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime, *, window: timedelta = WINDOW
+) -> list[FlowHealth]:
+    """Every flow of these retailers with its figures and badge; runs and recent dead letters are
+    counted over ``window`` (the badge's hour unless an alert rule asks for another)."""
     flows = {
         flow.id: FlowHealth(flow.id, flow.tenant_id, flow.name, flow.domain)
         for flow in await session.scalars(
             select(Flow).where(Flow.tenant_id.in_(tenant_ids)).order_by(Flow.created_at)
         )
     }
-    since = now - WINDOW
+    since = now - window
     histograms: dict[uuid.UUID, list[dict[str, int]]] = {}
     for row in await session.execute(
         select(

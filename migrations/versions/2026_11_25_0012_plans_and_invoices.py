@@ -2,7 +2,7 @@
 retailer invoices; RLS.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-25
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from tenants import rls
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
