@@ -208,17 +208,22 @@ def sandbox(name: str, host: str, port: int, options: dict[str, object]) -> None
 @click.option("--port", default=8000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Start embedded services, migrate, seed demo data, and run the portal with a worker."""
+    from app.admin_tasks import billing_setup_task
     from app.database import migrations
     from app.demo import DEMO_PASSWORD, seed_demo
+    from app.demo_stripe import demo_stripe, stripe_environment
 
-    with _services() as settings:
+    with _services() as services, demo_stripe(services, port) as settings:
         migrations.upgrade(settings)
 
         seeded = _with_db(settings, lambda db: seed_demo(db, settings))
+        # the demo partner is billed by the platform through the Stripe sandbox
+        _with_db(settings, lambda db: billing_setup_task(db, settings, seeded.partner_slug))
         env = {
             **os.environ,
             "DATABASE_URL": settings.database_url or "",
             "REDIS_URL": settings.redis_url or "",
+            **stripe_environment(settings),
         }
         env["SECRET_KEY"] = settings.secret_key
         worker_process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
@@ -230,6 +235,7 @@ def demo(host: str, port: int) -> None:
             f"  Platform portal: http://{settings.base_domain}{shown_port}/",
             f"  API            : http://{host}{shown_port}/api/v1/tenant   (docs: /schema)",
             f"  API key ({seeded.api_key_tenant}): {seeded.api_key}",
+            f"  Stripe sandbox : {settings.stripe_api_base}   (billing {seeded.partner_slug})",
             f"  Logins (password for all: {DEMO_PASSWORD}):",
             *(f"    {login.role.value:<17} {login.email:<28} {login.where}" for login in seeded.logins),
             "  Stop with Ctrl-C.",

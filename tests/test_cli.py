@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from app.database.migrations import head_revision
+from app.demo_stripe import DEMO_STRIPE_KEY
 from app.settings import Settings
 from tests.redis_process import free_port
 
@@ -240,6 +241,11 @@ def test_demo_runs_on_embedded_services(tmp_path: Path) -> None:
                 headers={"Host": f"northwind.localhost:{port}"},
             )
             assert sent.status_code == 202
+        # the platform bills the demo partner through the Stripe sandbox, with the real SDK
+        stripe_url = re.search(r"Stripe sandbox : (http://\S+)", banner)
+        assert stripe_url
+        customers = httpx.get(f"{stripe_url.group(1)}/v1/customers", auth=(DEMO_STRIPE_KEY, "")).json()
+        assert [c["metadata"].get("partner") for c in customers["data"]] == ["northwind"]
         _wait_until(lambda: _mail_sent(tmp_path / "data"), time.monotonic() + 30)
     finally:
         process.send_signal(signal.SIGINT)
