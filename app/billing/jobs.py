@@ -4,13 +4,12 @@ Stripe, and setting a partner up; each reads its state from PostgreSQL and is sa
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import structlog
 
 from app.billing import service
-from app.billing.service import month_bounds
+from app.metering.periods import period_named
 
 log = structlog.get_logger(__name__)
 
@@ -47,10 +46,7 @@ async def reconcile_billing(ctx: dict[str, Any], period: str | None = None) -> s
     """Cron, daily (last month and this one); or a job for ``period`` (``YYYY-MM``)."""
     if not _is_configured(ctx):
         return "stripe not configured"
-    chosen = None
-    if period is not None:
-        year, month = (int(part) for part in period.split("-"))
-        chosen = month_bounds(datetime(year, month, 1, tzinfo=ctx["clock"].now().tzinfo))
+    chosen = None if period is None else period_named(period)
     checks = await service.reconcile_billing(ctx["db"], ctx["settings"], ctx["clock"].now(), chosen)
     differing = sum(1 for check in checks if check.difference)
     return f"checked {len(checks)}, {differing} differing"

@@ -27,6 +27,7 @@ from app.billing.stripe_api import retry_after_of, stripe_client, verdict_of
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.metering.models import UsageEvent
+from app.metering.periods import BillingPeriod, period_at
 from app.settings import Settings
 from tenants.models import Partner, Tenant
 
@@ -386,22 +387,14 @@ async def send_meter_events(db: Database, settings: Settings, now: datetime) -> 
 # -- reconciliation ---------------------------------------------------------------------------------
 
 
-def month_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return start, end
-
-
 async def reconcile_billing(
-    db: Database, settings: Settings, now: datetime, period: tuple[datetime, datetime] | None = None
+    db: Database, settings: Settings, now: datetime, period: BillingPeriod | None = None
 ) -> list[BillingReconciliation]:
     """Compare each partner × meter's usage with Stripe's meter event summary over ``period`` (default:
     last month and this one), up to the hours reported so far; store each check, warn on a difference."""
-    if period is None:
-        this_month = month_bounds(now)
-        periods = [month_bounds(this_month[0] - timedelta(days=1)), this_month]
-    else:
-        periods = [period]
+    this_month = period_at(now)
+    chosen = [this_month.previous(), this_month] if period is None else [period]
+    periods = [(p.starts_at, p.ends_at) for p in chosen]
     async with db.transaction(DbScope.system()) as session:
         accounts = list(await session.scalars(select(BillingAccount)))
     checks: list[BillingReconciliation] = []
