@@ -49,6 +49,7 @@ from app.portal.dead_letters import PortalDeadLetterController
 from app.portal.health import PortalHealthController
 from app.portal.home import HomeController
 from app.portal.onboarding import PortalOnboardingController
+from app.portal.partner_billing import PortalPartnerBillingController
 from app.portal.plans import PortalPlansController
 from app.portal.recipes import PortalRecipeController
 from app.portal.templates_library import PortalTemplateLibraryController
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalUsersController,
             PortalBillingController,
             PortalPlansController,
+            PortalPartnerBillingController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),
