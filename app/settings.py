@@ -96,6 +96,15 @@ class Settings:
     """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
     in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
 
+    otel_endpoint: str | None = None
+    """``OTEL_ENDPOINT``: base URL of an OpenTelemetry collector's OTLP/HTTP receiver
+    (``http://collector:4318``); set, the API and workers send it spans of requests, jobs and
+    destination calls. Unset (default): no tracing at all."""
+
+    metrics_port: int | None = None
+    """``METRICS_PORT``: a worker serves its own Prometheus metrics (runs, deliveries) on this port at
+    ``/metrics``; the API's ``/metrics`` shows only its own process. Unset (default): not served."""
+
     @property
     def active_key(self) -> tuple[str, bytes]:
         """The (key id, key) that encrypts new secrets."""
@@ -236,6 +245,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         get("CONNECTOR_ALLOW_PRIVATE") or ("false" if environment == "production" else "true"),
     )
 
+    otel_endpoint = get("OTEL_ENDPOINT")
+    if otel_endpoint:
+        _url("OTEL_ENDPOINT", otel_endpoint, {"http", "https"})
+    metrics_port = get("METRICS_PORT")
+    if metrics_port and _positive_int("METRICS_PORT", metrics_port) > 65535:
+        raise SettingsError(f"METRICS_PORT must be a port number (1–65535), got {metrics_port}")
+
     return Settings(
         environment=environment,  # type: ignore[arg-type]
         database_url=database_url,
@@ -256,4 +272,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS") or "120"
         ),
         connector_allow_private=allow_private,
+        otel_endpoint=otel_endpoint,
+        metrics_port=int(metrics_port) if metrics_port else None,
     )
