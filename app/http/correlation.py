@@ -19,7 +19,7 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind
 
 from app.logging import unit_of_work
-from app.tracing import ATTRIBUTE_PREFIX, span
+from app.tracing import ATTRIBUTE_PREFIX, installed_provider, span
 
 log = structlog.get_logger(__name__)
 
@@ -59,14 +59,19 @@ class CorrelationIdMiddleware:
         started = time.perf_counter()
         method = cast("HTTPScope", scope)["method"]
         route = str(scope.get("path_template") or scope["path"])
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # the caller's trace (``traceparent``), read only when tracing is on
+        parent = (
+            extract({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
+            if installed_provider() is not None
+            else None
+        )
         with (
             unit_of_work(correlation_id=correlation_id),
             span(
                 f"{method} {route}",
                 {"http.request.method": method, "http.route": route},
                 kind=SpanKind.SERVER,
-                parent=extract(carrier),
+                parent=parent,
             ) as current,
         ):
             try:
