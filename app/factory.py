@@ -61,6 +61,7 @@ from app.recipes.endpoints import RecipeController
 from app.redis import redis_client
 from app.settings import Settings
 from app.sla.endpoints import SlaReportController
+from app.tracing import install_tracing
 from tenants.branding import Brand
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     assert settings.database_url, "resolve services before create_app"
     assert settings.redis_url, "resolve services before create_app"
     redis = redis_client(settings.redis_url)
+    install_tracing(settings, "shelfsync-api")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

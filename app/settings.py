@@ -107,6 +107,14 @@ class Settings:
     stripe_webhook_secret: str | None = None
     """``STRIPE_WEBHOOK_SECRET``: the ``whsec_…`` signing secret of the webhook endpoint registered for
     ``/hooks/stripe``; unset, Stripe webhooks are refused."""
+    otel_endpoint: str | None = None
+    """``OTEL_ENDPOINT``: base URL of an OpenTelemetry collector's OTLP/HTTP receiver
+    (``http://collector:4318``); set, the API and workers send it spans of requests, jobs and
+    destination calls. Unset (default): no tracing at all."""
+
+    metrics_port: int | None = None
+    """``METRICS_PORT``: a worker serves its own Prometheus metrics (runs, deliveries) on this port at
+    ``/metrics``; the API's ``/metrics`` shows only its own process. Unset (default): not served."""
 
     @property
     def active_key(self) -> tuple[str, bytes]:
@@ -254,6 +262,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     stripe_webhook_secret = get("STRIPE_WEBHOOK_SECRET")
     if stripe_webhook_secret and not stripe_webhook_secret.startswith("whsec_"):
         raise SettingsError("STRIPE_WEBHOOK_SECRET must be a webhook signing secret, whsec_…")
+    otel_endpoint = get("OTEL_ENDPOINT")
+    if otel_endpoint:
+        _url("OTEL_ENDPOINT", otel_endpoint, {"http", "https"})
+    metrics_port = get("METRICS_PORT")
+    if metrics_port and _positive_int("METRICS_PORT", metrics_port) > 65535:
+        raise SettingsError(f"METRICS_PORT must be a port number (1–65535), got {metrics_port}")
 
     return Settings(
         environment=environment,  # type: ignore[arg-type]
@@ -278,4 +292,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stripe_api_key=get("STRIPE_API_KEY"),
         stripe_api_base=stripe_api_base.rstrip("/") if stripe_api_base else None,
         stripe_webhook_secret=stripe_webhook_secret,
+        otel_endpoint=otel_endpoint,
+        metrics_port=int(metrics_port) if metrics_port else None,
     )

@@ -1,20 +1,25 @@
 """The arq worker: job functions, shared resources in ``ctx``, and the outbox relay beside them.
 
 ``shelfsync worker`` runs it; any number of workers on any number of hosts share one PostgreSQL and
-one Redis, and no job relies on in-process state.
+one Redis, and no job relies on in-process state. Each job is one unit of work for logs and traces; a
+worker serves its own metrics on ``METRICS_PORT`` when set (prometheus-client's ``start_http_server``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
 from arq import Worker
 from arq.connections import RedisSettings
-from arq.cron import cron
-from arq.worker import func
+from arq.cron import CronJob, cron
+from arq.worker import Function, func
+from prometheus_client import start_http_server
 
 from app.alerts.jobs import evaluate_rules, send_alert_webhook
 from app.alerts.notifications import ALERT_WEBHOOK_TASK
@@ -37,6 +42,7 @@ from app.flows.publish import PUBLISH_TASK
 from app.flows.pull import PULL_TASK
 from app.flows.reconcile import RECONCILE_TASK
 from app.invoicing.jobs import issue_invoices
+from app.logging import unit_of_work
 from app.mail.senders import MailSender, sender_from_settings
 from app.mail.service import SEND_MAIL_TASK, send_mail
 from app.outbox.jobs import MAX_TRIES, outbox_job
@@ -45,6 +51,7 @@ from app.promotions.jobs import advance_promotion, promotion_step, promotions_du
 from app.promotions.scheduler import ADVANCE_TASK, PROMOTION_STEP_TASK
 from app.redis import arq_redis_settings
 from app.settings import Settings
+from app.tracing import install_tracing, span
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +89,42 @@ CRON_JOBS = [
 ]
 
 
+Job = Callable[..., Coroutine[Any, Any, Any]]
+
+
+def observed(job: Job) -> Job:
+    """Run a job as one unit of work: its log lines start from the job's id (the correlation id until
+    the work names its own) and gain the tenant, flow and run as the job learns them, all cleared after;
+    with tracing on, the job is a span."""
+
+    @functools.wraps(job)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        job_id = str(ctx.get("job_id") or "") or None
+        with (
+            unit_of_work(job=job.__name__, job_id=job_id, correlation_id=job_id),
+            span(
+                f"job {job.__name__}", {"shelfsync.job_id": job_id, "shelfsync.job_try": ctx.get("job_try")}
+            ),
+        ):
+            return await job(ctx, *args, **kwargs)
+
+    return run
+
+
+def observed_function(function: Function) -> Function:
+    return dataclasses.replace(function, coroutine=observed(function.coroutine))
+
+
+def observed_cron(job: CronJob) -> CronJob:
+    return dataclasses.replace(job, coroutine=observed(job.coroutine))
+
+
+def serve_metrics(port: int) -> Any:
+    """Serve this process's Prometheus registry on ``port`` (in a thread); the server, to shut down."""
+    server, _thread = start_http_server(port)
+    return server
+
+
 class WorkerSettings:
     """arq's settings class; ``build_worker`` fills in the service URLs and resources."""
 
@@ -104,6 +147,9 @@ def build_worker(
     assert settings.redis_url, "resolve services before building a worker"
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        install_tracing(settings, "shelfsync-worker")
+        if settings.metrics_port is not None:
+            ctx["metrics_server"] = serve_metrics(settings.metrics_port)
         ctx["settings"] = settings
         ctx["clock"] = clock or SystemClock()
         ctx["db"] = Database.from_engine(app_engine(settings, pool_size=5))
@@ -122,14 +168,17 @@ def build_worker(
                 await task
         if "db" in ctx:
             await ctx["db"].dispose()
+        if "metrics_server" in ctx:
+            ctx["metrics_server"].shutdown()
+            ctx["metrics_server"].server_close()
 
     redis_settings: RedisSettings = arq_redis_settings(settings.redis_url)
     redis_settings.conn_retries = 5 if not burst else 0
     return Worker(
-        functions=WorkerSettings.functions,
+        functions=[observed_function(f) for f in WorkerSettings.functions],
         queue_name=WorkerSettings.queue_name,
         redis_settings=redis_settings,
-        cron_jobs=CRON_JOBS if not burst else [],
+        cron_jobs=[observed_cron(c) for c in CRON_JOBS] if not burst else [],
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         job_timeout=WorkerSettings.job_timeout,

@@ -22,6 +22,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.base_domain == "localhost"
     assert settings.environment == "development"
     assert settings.cookie_secure is True
+    assert settings.otel_endpoint is None  # tracing off
+    assert settings.metrics_port is None  # workers serve no metrics port
     assert len(settings.secret_key) >= 32
     assert len(settings.active_key[1]) == 32
     # development secrets are generated once and reused
@@ -31,6 +33,13 @@ def test_defaults(tmp_path: Path) -> None:
 def test_default_data_dir() -> None:
     env = {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": f"k1:{KEY}"}
     assert load_settings(env).data_dir == Path(".shelfsync")
+
+
+def test_telemetry_settings() -> None:
+    env = {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": f"k1:{KEY}"}
+    settings = load_settings({**env, "OTEL_ENDPOINT": "http://collector:4318", "METRICS_PORT": "9464"})
+    assert settings.otel_endpoint == "http://collector:4318"
+    assert settings.metrics_port == 9464
 
 
 def test_encryption_keys_keep_order_for_rotation() -> None:
@@ -53,6 +62,9 @@ def test_encryption_keys_keep_order_for_rotation() -> None:
         ({"SHELFSYNC_ENV": "staging"}, "SHELFSYNC_ENV must be development or production"),
         ({"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE must be true or false"),
         ({"MAIL_BACKEND": "smtp"}, "SMTP_URL is required when MAIL_BACKEND=smtp"),
+        ({"OTEL_ENDPOINT": "grpc://collector:4317"}, "OTEL_ENDPOINT must be a URL with scheme"),
+        ({"METRICS_PORT": "70000"}, "METRICS_PORT must be a port number"),
+        ({"METRICS_PORT": "nine"}, "METRICS_PORT must be a whole number"),
     ],
 )
 def test_malformed_settings_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:

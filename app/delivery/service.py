@@ -9,6 +9,7 @@ become claimable again when the lease runs out.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,14 +29,18 @@ from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.breaker import CircuitBreaker
+from app.delivery.metrics import DESTINATION_CALL, record_settled
 from app.delivery.models import DeadLetter, QueuedDelivery
 from app.flows.latency import histogram
+from app.flows.metrics import record_run
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.settings import FlowSettings
+from app.logging import bind_work
 from app.metering.service import meter
 from app.promotions.overlay import Overlay, live_overlay
 from app.recipes.service import version_spec
 from app.settings import Settings
+from app.tracing import span
 from connectors.canonical import CanonicalError, parse_record
 from connectors.delivery import deliver_batch
 from connectors.recipes import InvalidRecipeError, compile_recipe
@@ -176,6 +182,7 @@ class Deliverer:
                     if target.flow.domain == "prices"
                     else Overlay()
                 )
+            bind_work(tenant_id=target.tenant.id, flow_id=target.flow.id)
             limit = min(effective_batch_size(target.connection, template_class), MAX_BATCH)
             token, claimed = await claim(
                 self.db, destination_id, self.now(), limit, self.settings.delivery_lease_seconds
@@ -211,6 +218,10 @@ class Deliverer:
             correlation_id=claimed[0].correlation_id,
             started_at=self.now(),
         )
+        run.id = uuid.uuid4()  # known before it is stored: every log line and span of the batch names it
+        bind_work(run_id=run.id, correlation_id=run.correlation_id)
+        started = time.perf_counter()
+        connector = target.connection.template_key
         results: list[WriteResult]
         batch_error: ConnectorError | None = None
         try:
@@ -230,18 +241,27 @@ class Deliverer:
                 template_class,
                 claimed[0].correlation_id,
             )
+            calling = time.perf_counter()
             try:
-                async with template_class(context) as template:
-                    results = await deliver_batch(template, Domain(target.flow.domain), records, recipe)
+                with span(
+                    "destination.write",
+                    {"shelfsync.connector": connector, "shelfsync.records": len(records)},
+                    kind=SpanKind.CLIENT,
+                ):
+                    async with template_class(context) as template:
+                        results = await deliver_batch(template, Domain(target.flow.domain), records, recipe)
             except ConnectorError as error:
                 batch_error = error
                 results = [WriteResult.failed(i, error.message, retryable=True) for i in range(len(claimed))]
+            finally:
+                DESTINATION_CALL.labels(connector).observe(time.perf_counter() - calling)
         if batch_error is not None:
             await self.breaker.record_failure(breaker_key)
         else:
             await self.breaker.record_success(breaker_key)
         retry_after = batch_error.retry_after if isinstance(batch_error, RateLimitError) else None
         await self._settle(target, token, claimed, results, run, report, retry_after)
+        record_run(target.flow.domain, run.kind, run.status, time.perf_counter() - started)
 
     async def _defer(self, token: uuid.UUID, claimed: list[Claimed], seconds: float) -> None:
         async with self.db.transaction(DbScope.system()) as session:
@@ -342,6 +362,13 @@ class Deliverer:
             }
             run.finished_at = now
             session.add(run)
+        record_settled(
+            target.flow.domain,
+            target.connection.template_key,
+            delivered=run.written_count,
+            failed=run.failed_count,
+            dead_lettered=len(dead),
+        )
         log.info(
             "delivery.batch",
             destination=str(target.destination.id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from cronsim import CronSim
 from sqlalchemy import select
 
 from app.database.scope import DbScope
+from app.flows.metrics import record_run
 from app.flows.models import Flow, Run
 from app.flows.publish import publish_all
 from app.flows.pull import pull, queue_pull
@@ -18,6 +20,7 @@ from app.flows.queued_runs import claimed_run_id
 from app.flows.reconcile import queue_reconcile, reconcile
 from app.flows.service import next_run
 from app.flows.settings import FlowSettings
+from app.logging import bind_work
 from app.outbox.service import claim_work
 
 
@@ -77,14 +80,17 @@ async def reconcile_due(ctx: dict[str, Any]) -> str:
 
 async def publish_flow(ctx: dict[str, Any], outbox_id: int) -> str:
     """Outbox job: execute the queued full run named in the row (queue the whole canonical state)."""
+    started = time.perf_counter()
     async with ctx["db"].transaction(DbScope.system()) as session:
         message = await claim_work(session, outbox_id)
         if message is None:
             return "already-processed"
         run = await session.get(Run, uuid.UUID(message.payload["run_id"]))
         assert run is not None
+        bind_work(flow_id=run.flow_id, run_id=run.id, correlation_id=run.correlation_id)
         flow = await session.get(Flow, run.flow_id)
         assert flow is not None
         run.status = "running"
         await publish_all(session, flow, run, ctx["clock"].now())
-        return f"queued {run.read_count} records per destination"
+    record_run(flow.domain, run.kind, run.status, time.perf_counter() - started)
+    return f"queued {run.read_count} records per destination"

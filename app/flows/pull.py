@@ -4,6 +4,7 @@ the cursor moves with each page, so a run cut short resumes where it stopped."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -18,9 +19,11 @@ from app.connections.service import choice_of
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.flows.metrics import record_run
 from app.flows.models import Flow, Run
 from app.flows.queued_runs import queue_run
 from app.ingress.service import IngestOutcome, ingest
+from app.logging import bind_work
 from app.recipes.service import version_spec
 from app.settings import Settings
 from connectors.canonical import to_builtins
@@ -83,9 +86,13 @@ async def ingest_into_run(
 async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID, now: Any) -> Run:
     """Execute a queued pull run (``full`` or ``incremental``) of a flow with a source connection."""
     box = SecretBox.from_settings(settings)
+    started = time.perf_counter()
     async with db.transaction(DbScope.system()) as session:
         run = await session.get(Run, run_id)
         assert run is not None
+        bind_work(
+            tenant_id=run.tenant_id, flow_id=run.flow_id, run_id=run.id, correlation_id=run.correlation_id
+        )
         flow = await session.get(Flow, run.flow_id)
         assert flow is not None
         assert flow.source_connection_id is not None
@@ -122,6 +129,7 @@ async def pull(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID
     run.finished_at = now()
     async with db.transaction(DbScope.system()) as session:
         await session.merge(run)
+    record_run(flow.domain, run.kind, run.status, time.perf_counter() - started)
     return run
 
 

@@ -7,6 +7,7 @@ template that can read the flow's domain can be reconciled.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -23,11 +24,13 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.queue import Change, enqueue, nudge
 from app.flows.changes import price_changes, stock_changes
+from app.flows.metrics import record_run
 from app.flows.models import Flow, FlowDestination, Run
 from app.flows.queued_runs import queue_run
 from app.flows.service import flow_destinations
 from app.flows.settings import Allocation
 from app.inventory.service import availability
+from app.logging import bind_work
 from app.prices.service import prices_in_force
 from app.promotions.overlay import live_overlay
 from app.settings import Settings
@@ -43,9 +46,13 @@ MAX_DRIFT_KEPT = 1000
 
 async def reconcile(settings: Settings, db: Database, redis: Redis, run_id: uuid.UUID, now: Any) -> Run:
     """Execute a queued reconcile run: drift per destination on ``run.details``, corrections queued."""
+    started = time.perf_counter()
     async with db.transaction(DbScope.system()) as session:
         run = await session.get(Run, run_id)
         assert run is not None
+        bind_work(
+            tenant_id=run.tenant_id, flow_id=run.flow_id, run_id=run.id, correlation_id=run.correlation_id
+        )
         flow = await session.get(Flow, run.flow_id)
         assert flow is not None
         tenant = await session.get(Tenant, flow.tenant_id)
@@ -75,6 +82,7 @@ async def reconcile(settings: Settings, db: Database, redis: Redis, run_id: uuid
     run.finished_at = now()
     async with db.transaction(DbScope.system()) as session:
         await session.merge(run)
+    record_run(flow.domain, run.kind, run.status, time.perf_counter() - started)
     log.info("reconcile.done", flow=str(flow.id), drifted=len(drift), correlation_id=run.correlation_id)
     return run
 

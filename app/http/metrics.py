@@ -4,7 +4,14 @@
   raw path, so no SKU or record id can become a label).
 - The engine's state, read from PostgreSQL at each scrape (workers run in other processes; stored facts
   are the truth): the delivery backlog and its oldest due time, open dead letters, pending outbox work,
-  runs of the last five minutes by kind and status, promotion deployments by status.
+  runs of the last five minutes by kind and status, promotion deployments by status; and the arq
+  queue's depth, read from Redis.
+- Work done in this process (runs finished, records delivered, destination call latency:
+  ``app/flows/metrics.py``, ``app/delivery/metrics.py``). Workers are other processes: each serves its
+  own on ``METRICS_PORT`` (``app/worker.py``), and Prometheus scrapes them beside this endpoint.
+
+Labels are bounded sets (route template, domain, kind, status, connector kind): never a tenant id, SKU,
+record id or URL.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from litestar import Request, get
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from app.database.scope import DbScope
@@ -24,6 +33,9 @@ from app.flows.models import Run
 from app.http.state import services_of
 from app.outbox.models import OutboxMessage
 from app.promotions.models import PromotionDeployment
+from app.worker import QUEUE_NAME
+
+log = structlog.get_logger(__name__)
 
 RECENT = timedelta(minutes=5)
 
@@ -34,6 +46,7 @@ BACKLOG_AGE = Gauge(
 DEAD_LETTERS = Gauge("shelfsync_dead_letters_open", "Dead letters waiting for a person")
 OUTBOX = Gauge("shelfsync_outbox_pending", "Outbox rows not yet processed by a worker")
 RUNS = Gauge("shelfsync_runs_recent", "Runs started in the last 5 minutes", ["kind", "status"])
+QUEUE_DEPTH = Gauge("shelfsync_queue_depth", "Jobs waiting in the arq queue (Redis), due or deferred")
 DEPLOYMENTS = Gauge("shelfsync_promotion_deployments", "Promotion deployments by status", ["status"])
 
 
@@ -82,6 +95,12 @@ async def refresh_facts(request: Request[Any, Any, Any]) -> None:
             select(PromotionDeployment.status, func.count()).group_by(PromotionDeployment.status)
         ):
             DEPLOYMENTS.labels(status).set(deployments)
+    try:
+        QUEUE_DEPTH.set(await services.redis.zcard(QUEUE_NAME))
+    except RedisError as error:
+        # the rest of the scrape still matters most when Redis is away: show the depth as unknown
+        QUEUE_DEPTH.set(float("nan"))
+        log.warning("metrics.queue_depth_unavailable", error=str(error))
 
 
 @get("/metrics", include_in_schema=False)

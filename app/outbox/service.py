@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.logging import bind_work
 from app.outbox.models import OutboxMessage
 
 
@@ -49,4 +50,8 @@ async def claim_work(session: AsyncSession, outbox_id: int) -> OutboxMessage | N
         .values(processed_at=func.now(), attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage)
     )
-    return result.scalar_one_or_none()
+    message = result.scalar_one_or_none()
+    if message is not None:
+        # the job now works for the row's tenant under the correlation id of the change that queued it
+        bind_work(tenant_id=message.tenant_id, correlation_id=message.correlation_id)
+    return message

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database.scope import DbScope
 from app.delivery.service import backoff_seconds
+from app.logging import bind_work
 from app.promotions.deploy import DeploymentError, Runtime, verify_prices, write_prices
 from app.promotions.deployments import LIVE, RESTORED, deployments_of, needs_work_clause, relive
 from app.promotions.lifecycle import SCHEDULER, move
@@ -95,6 +96,7 @@ async def _pass(runtime: Runtime, promotion_id: uuid.UUID, now: Now) -> str:
             )
             attempts.append(Attempt(d.id, d.stage, d.goal, d.restore_as, d.attempts, target, stores))
     correlation_id = f"promotion-{entry.code}-{uuid.uuid4().hex[:8]}"
+    bind_work(tenant_id=tenant.id, promotion_id=promotion_id, correlation_id=correlation_id)
     # Stages go live in order. Read-backs wait until every stage is written: reading a big store-file
     # drop back is CPU work that would otherwise slow the next stage's way to going live.
     written: list[tuple[Attempt, int]] = []

@@ -4,7 +4,8 @@
 requests answer 429 with ``Retry-After: 1``; ``{"status": 503, "count": 3}`` gives a burst of 503s;
 ``{"delay": 0.5, "count": 1}`` slows one answer. Faults queue up and are used in order.
 ``DELETE /_sandbox/faults`` clears them, ``GET /_sandbox/requests`` lists what was received (method,
-path, status) and ``POST /_sandbox/reset`` also clears the sandbox's own state.
+path, status, the caller's ``X-Correlation-Id``) and ``POST /_sandbox/reset`` also clears the
+sandbox's own state.
 """
 
 from __future__ import annotations
@@ -90,7 +91,12 @@ def sandbox_app(
         if request.url.path.startswith(CONTROL_PREFIX):
             return None
         fault = control.take_fault()
-        entry: dict[str, Any] = {"method": request.method, "path": request.url.path, "status": None}
+        entry: dict[str, Any] = {
+            "method": request.method,
+            "path": request.url.path,
+            "status": None,
+            "correlation_id": request.headers.get("x-correlation-id"),
+        }
         control.requests.append(entry)
         if fault is None:
             return None
