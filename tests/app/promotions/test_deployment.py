@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from arq import create_pool
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -57,6 +58,9 @@ def expect_everywhere(estate: Estate, *, promoted: bool) -> dict[str, dict[Any, 
 
 
 class TestLargeDeployment:
+    # 720,000 store-file rows written and read back twice: ~60 s on a quiet 2-core machine, past the
+    # suite's 120 s limit when other work shares the cores; its speed is measured by bench.promotion
+    @pytest.mark.timeout(300)
     async def test_1200_skus_600_stores_shop_and_marketplace_deployed_verified_then_rolled_back(
         self,
         client: AsyncTestClient[Any],
