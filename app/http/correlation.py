@@ -18,7 +18,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind
 
-from app.logging import unit_of_work
+from app.logging import bind_work, unit_of_work
 from app.tracing import ATTRIBUTE_PREFIX, installed_provider, span
 
 log = structlog.get_logger(__name__)
@@ -32,6 +32,16 @@ QUIET_PATHS = ("/healthz", "/readyz", "/metrics", "/static/")
 def correlation_id_of(scope: Scope | dict[str, Any]) -> str:
     value: str = scope.get("state", {}).get("correlation_id", "")
     return value
+
+
+def bind_request(scope: Scope | dict[str, Any], **fields: uuid.UUID | str | None) -> None:
+    """Name who the request acts for on its log lines and span. Kept on the scope as well, because
+    Litestar may resolve a dependency in a task of its own, whose context the request's last line
+    (written here, in the middleware's task) would never see."""
+    scope.setdefault("state", {}).setdefault("log_fields", {}).update(
+        {name: value for name, value in fields.items() if value is not None}
+    )
+    bind_work(**fields)
 
 
 class CorrelationIdMiddleware:
@@ -77,6 +87,7 @@ class CorrelationIdMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                bind_work(**scope.get("state", {}).get("log_fields", {}))
                 tenant_id = structlog.contextvars.get_contextvars().get("tenant_id")
                 if current is not None:
                     current.set_attribute("http.response.status_code", status)

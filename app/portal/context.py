@@ -10,6 +10,7 @@ from litestar import Request
 from litestar.exceptions import HTTPException, NotFoundException
 
 from app.database.scope import DbScope
+from app.http.correlation import bind_request
 from app.http.state import services_of
 from tenants.branding import PLATFORM_BRAND, Brand, resolve_partner
 from tenants.models import User
@@ -91,6 +92,8 @@ async def provide_portal_user(request: Request[Any, Any, Any]) -> PortalUser:
         raise LoginRequired(detail="sign in first")
     index = session_data.get("reach", 0)
     current = reaches[index] if isinstance(index, int) and 0 <= index < len(reaches) else reaches[0]
+    # the request's log lines (and span) name who acted, for whom: as an API key's requests do
+    bind_request(request.scope, user_id=user.id, tenant_id=current.tenant_id, partner_id=current.partner_id)
     return PortalUser(user, reaches, current)
 
 

@@ -8,13 +8,15 @@ import uuid
 from typing import Any
 
 import structlog
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.database.engine import Database
 from app.logging import bind_work, unit_of_work
 from tests import factories
 from tests.app.api.calls import bearer
-from tests.factories import World
+from tests.app.portal.forms import sign_in
+from tests.factories import PASSWORD, World
 from tests.json_logs import captured_logs
 
 
@@ -70,6 +72,19 @@ class TestRequestLines:
         assert other
         assert all("tenant_id" not in line for line in other)
         assert all("correlation_id" in line for line in lines if line.get("logger", "").startswith("app."))
+
+    async def test_a_portal_request_names_the_user_and_the_retailer(
+        self, app: Litestar, world: World
+    ) -> None:
+        async with AsyncTestClient(app, base_url="https://alpha.localhost") as alpha:
+            await sign_in(alpha, world.users["retailer_admin_a1"].email, PASSWORD)
+            with captured_logs() as logs:
+                page = await alpha.get("/health", headers={"X-Correlation-Id": "portal-telemetry-1"})
+        assert page.status_code == 200
+        [line] = [x for x in logs.lines() if x.get("correlation_id") == "portal-telemetry-1"]
+        assert line["event"] == "request.finished"
+        assert line["tenant_id"] == str(world.tenant_a1.id)
+        assert line["user_id"] == str(world.users["retailer_admin_a1"].id)
 
 
 class TestUnitOfWork:
