@@ -370,7 +370,10 @@ class PortalOnboardingController(Controller):
         """A recipe started from the template's default for a connection, domain and direction."""
         partner_id = _partner_of(portal_user)
         form = await _form(request)
-        connection_id = uuid.UUID(str(form.get("connection")))
+        try:
+            connection_id = uuid.UUID(str(form.get("connection")))
+        except ValueError:  # a hand-made form: the same answer as an id that is not the retailer's
+            raise NotFoundException("No such connection.") from None
         domain, direction = str(form.get("domain", "")), str(form.get("direction", ""))
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
             tenant = await self._tenant(session, partner_id, tenant_id)
