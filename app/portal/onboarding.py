@@ -21,7 +21,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.connections.service import create_connection, run_connection_check, tenant_folder
+from app.connections.service import (
+    create_connection,
+    network_policy,
+    run_connection_check,
+    tenant_folder,
+)
 from app.connections.templates import available_templates, resolve_template
 from app.crypto import SecretBox
 from app.flows.models import Flow
@@ -296,6 +301,7 @@ class PortalOnboardingController(Controller):
                         session,
                         SecretBox.from_settings(services.settings),
                         folder=tenant_folder(services.settings, tenant.id),
+                        network=network_policy(services.settings),
                         tenant_id=tenant.id,
                         partner_id=partner_id,
                         name=name,
