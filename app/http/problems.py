@@ -135,6 +135,13 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         headers.update(exc.headers or {})
+    elif isinstance(exc, UnicodeDecodeError):  # the JSON decoder lets it through
+        status, detail = 400, "The request body is not valid UTF-8."
+        extra = {"errors": [{"path": "body", "reason": "not valid UTF-8"}]}
+    elif isinstance(exc, RecursionError):  # the JSON decoder's answer to a body nested without end
+        status, detail = 400, "The request body is nested too deeply."
+        extra = {"errors": [{"path": "body", "reason": "nested too deeply"}]}
+        log.warning("request.nested_too_deeply", path=request.url.path)
     elif isinstance(exc, DBAPIError) and _is_bad_value(exc):
         status, detail = 400, "A value in the request cannot be stored or compared (too large, or a NUL)."
         type_slug = "invalid-value"

@@ -56,12 +56,15 @@ def fuzz(schema: Any, headers: dict[str, str], ids: dict[str, str], examples: in
                 database=None,
                 suppress_health_check=list(HealthCheck),
             )
-            def call(case: schemathesis.Case) -> None:
+            def call(case: schemathesis.Case[Any]) -> None:
                 case.call_and_validate(headers=headers, checks=CHECKS)
 
             try:
                 call()
-            except (Exception, BaseExceptionGroup) as error:  # collected: one run reports every failing operation
+            except (
+                Exception,
+                BaseExceptionGroup,
+            ) as error:  # collected: one run reports every failing operation
                 failures.append(f"{operation.label} ({mode.value}): {error}")
     return failures
 
