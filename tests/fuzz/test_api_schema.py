@@ -25,7 +25,7 @@ from tests.factories import World
 from tests.security.estate import Estate, seed_estate
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 6
+EXAMPLES = 4
 """Per operation and generation mode: about 60 operations × 2 modes keep the run near half a minute."""
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 
@@ -75,5 +75,5 @@ def test_with_every_scope(api_schema: Any, estate: Estate) -> None:
 
 
 def test_without_a_key(api_schema: Any) -> None:
-    failures = fuzz(api_schema, {}, {}, 2)
+    failures = fuzz(api_schema, {}, {}, 1)
     assert not failures, "\n\n".join(failures)

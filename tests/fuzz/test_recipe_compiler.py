@@ -140,7 +140,7 @@ recipes = st.builds(
     st.dictionaries(field_names, rules, min_size=1, max_size=5),
     st.none() | expressions,
 )
-BOUNDED = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @BOUNDED
@@ -173,7 +173,7 @@ def test_any_valid_recipe_on_any_json_maps_or_names_the_path(spec: dict[str, Any
         assert result.record is not None  # the output parsed as the canonical type
 
 
-@settings(BOUNDED, max_examples=150)
+@settings(BOUNDED, max_examples=80)
 @given(spec=recipes, samples=st.lists(records, max_size=3))
 def test_preview_never_raises(spec: dict[str, Any], samples: list[Any]) -> None:
     shown = preview(spec, samples)

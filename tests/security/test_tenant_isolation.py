@@ -11,7 +11,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from app.clock import FrozenClock
 from app.database.engine import Database
+from app.factory import create_app
+from app.settings import Settings
 from tests.app.api.calls import assert_problem, bearer
 from tests.app.portal.forms import csrf_token, sign_in
 from tests.factories import PASSWORD, World
@@ -123,13 +126,20 @@ def _fill_portal(path: str, estate: Estate) -> str:
 
 class TestPortalPages:
     async def test_other_tenant(
-        self, app: Litestar, client: AsyncTestClient[Any], world: World, db: Database
+        self,
+        app: Litestar,
+        client: AsyncTestClient[Any],
+        world: World,
+        db: Database,
+        settings: Settings,
+        clock: FrozenClock,
     ) -> None:
         mine = await seed_estate(client, db, world.tenant_a1)
         routes = _portal_routes(app)
         assert len(routes) > 15
         for user in ("retailer_admin_b1", "partner_admin_b"):
-            async with AsyncTestClient(app, base_url="https://beta.localhost") as browser:
+            beta = create_app(settings, clock=clock)  # an app per client: lifespans do not share a Redis pool
+            async with AsyncTestClient(beta, base_url="https://beta.localhost") as browser:
                 assert (await sign_in(browser, world.users[user].email, PASSWORD)).status_code == 303
                 token = await csrf_token(browser, "/")
                 for method, path in routes:
