@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import SystemClock
 from app.connections.models import Connection, PartnerTemplate
-from app.connections.service import create_connection, tenant_folder
+from app.connections.service import create_connection, network_policy, tenant_folder
 from app.connections.templates import derive_template
 from app.crypto import SecretBox
 from app.database.engine import Database
@@ -90,6 +90,7 @@ async def seed_integrations(
                 session,
                 box,
                 folder=folder,
+                network=network_policy(settings),
                 tenant_id=tenant.id,
                 partner_id=partner.id,
                 name=name,

@@ -29,9 +29,10 @@ from app.delivery.endpoints import DeadLetterController
 from app.flows.endpoints import FlowController, RunController
 from app.flows.health_endpoints import HealthController
 from app.health import healthz, readyz
+from app.http.bodies import require_json_body
 from app.http.correlation import CorrelationIdMiddleware
 from app.http.metrics import metrics, metrics_config
-from app.http.problems import problem_response
+from app.http.problems import declare_problem_responses, problem_response
 from app.http.sessions import LazySessionConfig
 from app.http.state import Services
 from app.ingress.endpoints import EventController
@@ -139,8 +140,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             AlertIncidentController,
         ],
         security=[{"apiKey": []}],
+        before_request=require_json_body,
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -193,5 +195,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         ),
         exception_handlers={Exception: _handle_error},
         logging_config=None,  # keep the JSON logging that app.logging configured
+        request_max_body_size=settings.request_max_body_bytes,
         debug=False,
     )
+    declare_problem_responses(app)
+    return app

@@ -96,6 +96,10 @@ class Settings:
     """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
     in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
 
+    request_max_body_bytes: int = 10_000_000
+    """``REQUEST_MAX_BODY_BYTES``: the largest request body the web process reads; a bigger one gets 413
+    before it is read (default 10 MB: a full batch of events with room to spare)."""
+
     stripe_api_key: str | None = None
     """``STRIPE_API_KEY``: the platform's Stripe secret key (``sk_live_…`` or ``sk_test_…``) used to bill
     partners through metered billing. Unset: nothing is sent to Stripe (usage is still recorded)."""
@@ -289,6 +293,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS") or "120"
         ),
         connector_allow_private=allow_private,
+        request_max_body_bytes=_positive_int(
+            "REQUEST_MAX_BODY_BYTES", get("REQUEST_MAX_BODY_BYTES") or "10000000"
+        ),
         stripe_api_key=get("STRIPE_API_KEY"),
         stripe_api_base=stripe_api_base.rstrip("/") if stripe_api_base else None,
         stripe_webhook_secret=stripe_webhook_secret,

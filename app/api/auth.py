@@ -1,18 +1,22 @@
 """API key authentication and scope checks for ``/api/v1``.
 
-401 for a missing, malformed, unknown or revoked key; 403 when the key lacks the route's scope. Both
-are problem documents, and neither says which of the reasons applied beyond what is safe.
+401 for a missing, malformed, unknown or revoked key; 403 when the key lacks the route's scope; 429 for
+an address that sent too many wrong keys. All are problem documents, and none says which of the reasons
+applied beyond what is safe.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database.scope import DbScope
@@ -22,6 +26,46 @@ from app.metering.service import count_api_call
 from tenants.api_keys import ApiPrincipal, authenticate_api_key
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiKeyThrottle:
+    """Wrong keys per client address in a fixed window in Redis, shared by every web process: after
+    ``limit`` failures the address gets 429 until the window ends, whatever key it sends. Other
+    addresses, and the keys they send, are not slowed."""
+
+    redis: Redis
+    limit: int = 30
+    window_seconds: int = 300
+
+    @staticmethod
+    def _key(address: str) -> str:
+        return f"shelfsync:api-key-fail:ip:{address}"
+
+    async def retry_after(self, address: str) -> int | None:
+        """Seconds until this address may try again, or None when it may now."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(self._key(address))
+                pipe.ttl(self._key(address))
+                count, ttl = await pipe.execute()
+        except RedisError as error:
+            # Keys stay usable while Redis is away; guessing 256-bit secrets is hopeless meanwhile anyway.
+            log.warning("api.throttle_unavailable", error=str(error))
+            return None
+        if count is not None and int(count) >= self.limit:
+            return max(int(ttl), 1)
+        return None
+
+    async def record_failure(self, address: str) -> None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                # SET NX starts the window once; INCR keeps its expiry.
+                pipe.set(self._key(address), 0, ex=self.window_seconds, nx=True)
+                pipe.incr(self._key(address))
+                await pipe.execute()
+        except RedisError as error:
+            log.warning("api.throttle_unavailable", error=str(error))
 
 
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -47,12 +91,24 @@ async def api_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiPr
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
     services = services_of(connection)  # type: ignore[arg-type]
+    throttle = ApiKeyThrottle(services.redis)
+    address = connection.client.host if connection.client else "unknown"
+    wait = await throttle.retry_after(address)
+    if wait is not None:
+        raise Problem(
+            429,
+            "Too many requests with a wrong API key from this address; retry later.",
+            type_slug="too-many-failed-keys",
+            headers={"Retry-After": str(wait)},
+        )
     now = services.clock.now()
     async with services.db.transaction(DbScope.system()) as session:
         found = await authenticate_api_key(session, token, now)
         if found is not None:  # metered with the authentication, so a call is counted exactly once
             await count_api_call(session, found.tenant_id, now)
     if found is None:
+        await throttle.record_failure(address)
+        log.info("api.key_refused", client=address)
         raise Problem(
             401,
             "The API key is unknown or has been revoked.",

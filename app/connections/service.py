@@ -21,7 +21,7 @@ from app.settings import Settings
 from connectors.sdk.config import apply_defaults, secret_fields, split_secrets, validate_config
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.derived import apply_derivation
-from connectors.sdk.errors import ConfigError, ConnectorError
+from connectors.sdk.errors import ConfigError, ConnectorError, NetworkPolicyError
 from connectors.sdk.network import NetworkPolicy
 from connectors.sdk.ratelimit import RateLimit
 from connectors.sdk.results import ConnectionCheck
@@ -52,6 +52,21 @@ def confine_local_folder(values: dict[str, Any], folder: Path) -> dict[str, Any]
     return values | {"path": str(resolved)}
 
 
+async def check_addresses(policy: NetworkPolicy, config: Mapping[str, Any]) -> None:
+    """Refuse a connection whose URLs reach a private, loopback or link-local address when it is saved
+    (``ConfigError`` on each such field), not first when a worker calls it; ``ConnectorHttp`` checks
+    again on every call, after the name has been resolved anew."""
+    problems = []
+    for name, value in config.items():
+        if isinstance(value, str) and value.lower().startswith(("http://", "https://")):
+            try:
+                await policy.check_url(value)
+            except NetworkPolicyError as error:
+                problems.append((name, str(error)))
+    if problems:
+        raise ConfigError("a URL reaches an address connections may not reach", problems)
+
+
 def _store(
     box: SecretBox, row: Connection, choice: TemplateChoice, values: Mapping[str, Any], folder: Path
 ) -> tuple[dict[str, Any], list[str]]:
@@ -73,6 +88,7 @@ async def create_connection(
     box: SecretBox,
     *,
     folder: Path,
+    network: NetworkPolicy,
     tenant_id: uuid.UUID,
     partner_id: uuid.UUID,
     name: str,
@@ -91,6 +107,7 @@ async def create_connection(
         partner_template_id=choice.partner_template.id if choice.partner_template else None,
     )
     _store(box, row, choice, values, folder)
+    await check_addresses(network, row.config)
     session.add(row)
     await session.flush()
     await sample_connections(session, tenant_id, now)
@@ -118,6 +135,7 @@ async def update_connection(
     row: Connection,
     *,
     folder: Path,
+    network: NetworkPolicy,
     partner_id: uuid.UUID,
     name: str | None,
     values: Mapping[str, Any] | None,
@@ -142,6 +160,7 @@ async def update_connection(
         for key in choice.derivation.locked:
             current.pop(key, None)  # re-applied from the partner's defaults
         _, changed = _store(box, row, choice, current, folder)
+        await check_addresses(network, row.config)
         secret_changes = sorted(k for k in values if k in secret_fields(choice.config_schema))
         if token is not None and not secret_changes:
             # The OAuth2 token stays valid while the credentials that obtained it are unchanged.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import structlog
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -44,6 +47,44 @@ _SLUGS = {
     500: "internal-error",
     503: "service-unavailable",
 }
+
+
+class ProblemDocument(msgspec.Struct):
+    """An RFC 9457 problem as ``application/problem+json``; some types add fields (``required_scope``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, Any]] | None = None
+    """What was wrong, usually ``{path, reason}`` per item."""
+
+
+def declare_problem_responses(app: Litestar) -> None:
+    """Document on every API and webhook operation the problems it can answer with. Guards, dependencies
+    and services raise them where Litestar's OpenAPI generator cannot see, so they are added here."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith(("/api/", "/hooks/")):
+            continue
+        for handler in route.route_handlers:
+            statuses = {400, 401, 422, 503}
+            if route.path.startswith("/api/"):
+                statuses |= {403, 429}  # a key without the scope; too many wrong keys from one address
+            if "{" in route.path:
+                statuses.add(404)
+            if handler.http_methods & {"POST", "PUT", "PATCH"}:
+                statuses |= {409, 413, 415}
+            declared = {
+                status: ResponseSpec(
+                    ProblemDocument,
+                    description=_TITLES[status],
+                    media_type=PROBLEM_JSON,
+                    generate_examples=False,
+                )
+                for status in sorted(statuses)
+            }
+            handler.responses = {**declared, **(handler.responses or {})}
 
 
 class Problem(HTTPException):
@@ -94,6 +135,17 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         headers.update(exc.headers or {})
+    elif isinstance(exc, UnicodeDecodeError):  # the JSON decoder lets it through
+        status, detail = 400, "The request body is not valid UTF-8."
+        extra = {"errors": [{"path": "body", "reason": "not valid UTF-8"}]}
+    elif isinstance(exc, RecursionError):  # the JSON decoder's answer to a body nested without end
+        status, detail = 400, "The request body is nested too deeply."
+        extra = {"errors": [{"path": "body", "reason": "nested too deeply"}]}
+        log.warning("request.nested_too_deeply", path=request.url.path)
+    elif isinstance(exc, DBAPIError) and _is_bad_value(exc):
+        status, detail = 400, "A value in the request cannot be stored or compared (too large, or a NUL)."
+        type_slug = "invalid-value"
+        log.warning("request.invalid_value", error=str(exc.orig).splitlines()[0] if exc.orig else "")
     elif isinstance(exc, DBAPIError) and _is_contention(exc):
         status, detail = HTTP_503_SERVICE_UNAVAILABLE, "The request met a concurrent change; retry it."
         type_slug = "retry-conflict"
@@ -125,6 +177,18 @@ def _is_contention(exc: DBAPIError) -> bool:
     original = exc.orig
     for candidate in (original, getattr(original, "__cause__", None)):
         if getattr(candidate, "sqlstate", None) in CONTENTION_STATES:
+            return True
+    return False
+
+
+def _is_bad_value(exc: DBAPIError) -> bool:
+    """PostgreSQL's data exceptions (SQLSTATE class 22: a NUL in text, a number out of range) and
+    asyncpg's refusal of an argument it cannot encode: a request value no column can hold."""
+    original = exc.orig
+    for candidate in (original, getattr(original, "__cause__", None)):
+        if str(getattr(candidate, "sqlstate", "") or "").startswith("22"):
+            return True
+        if type(candidate).__name__ == "DataError" and type(candidate).__module__.startswith("asyncpg"):
             return True
     return False
 

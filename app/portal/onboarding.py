@@ -21,7 +21,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.connections.service import create_connection, run_connection_check, tenant_folder
+from app.connections.service import (
+    create_connection,
+    network_policy,
+    run_connection_check,
+    tenant_folder,
+)
 from app.connections.templates import available_templates, resolve_template
 from app.crypto import SecretBox
 from app.flows.models import Flow
@@ -296,6 +301,7 @@ class PortalOnboardingController(Controller):
                         session,
                         SecretBox.from_settings(services.settings),
                         folder=tenant_folder(services.settings, tenant.id),
+                        network=network_policy(services.settings),
                         tenant_id=tenant.id,
                         partner_id=partner_id,
                         name=name,
@@ -370,7 +376,10 @@ class PortalOnboardingController(Controller):
         """A recipe started from the template's default for a connection, domain and direction."""
         partner_id = _partner_of(portal_user)
         form = await _form(request)
-        connection_id = uuid.UUID(str(form.get("connection")))
+        try:
+            connection_id = uuid.UUID(str(form.get("connection")))
+        except ValueError:  # a hand-made form: the same answer as an id that is not the retailer's
+            raise NotFoundException("No such connection.") from None
         domain, direction = str(form.get("domain", "")), str(form.get("direction", ""))
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
             tenant = await self._tenant(session, partner_id, tenant_id)

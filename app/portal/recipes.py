@@ -166,8 +166,12 @@ class PortalRecipeController(Controller):
         return Template("recipe_editor.html", context=context)
 
     @post("/{recipe_id:uuid}/preview", operation_id="PortalRecipePreview", status_code=200)
-    async def live_preview(self, portal_user: PortalUser, recipe_id: uuid.UUID, data: Form) -> Template:
+    async def live_preview(
+        self, request: Request[Any, Any, Any], portal_user: PortalUser, recipe_id: uuid.UUID, data: Form
+    ) -> Template:
         """The preview panel for the text typed so far (htmx partial); never an error page."""
+        async with services_of(request).db.transaction(portal_user.db_scope()) as session:
+            await self._recipe(session, portal_user, recipe_id)  # another tenant's id is 404, as elsewhere
         return Template(
             "partials/recipe_outcome.html", context={"outcome": outcome(data.source, data.sample)}
         )

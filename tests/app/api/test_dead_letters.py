@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from app.clock import FrozenClock
-from app.connections.service import create_connection
+from app.connections.service import create_connection, network_policy
 from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
@@ -51,6 +51,7 @@ async def make_destination(
             session,
             SecretBox.from_settings(settings),
             folder=folder,
+            network=network_policy(settings),
             tenant_id=tenant.id,
             partner_id=tenant.partner_id,
             name=f"{name} hook",

@@ -23,6 +23,7 @@ from app.settings import Settings
 from connectors.sandboxes.oauth import DEFAULT_CLIENTS, DEFAULT_CODE, create_app
 from connectors.sdk.auth import OAuth2Auth, OAuth2Settings
 from connectors.sdk.errors import AuthError
+from connectors.sdk.network import NetworkPolicy
 from tests.connectors.serving import serve
 from tests.factories import World
 
@@ -42,6 +43,7 @@ async def connection(world: World, db: Database, settings: Settings, tmp_path: P
             session,
             SecretBox.from_settings(settings),
             folder=tmp_path,
+            network=NetworkPolicy.permissive(),
             tenant_id=world.tenant_a1.id,
             partner_id=world.partner_a.id,
             name="orders in",
