@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import structlog
@@ -15,6 +16,8 @@ from arq import Worker
 from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.alerts.jobs import evaluate_rules, send_alert_webhook
 from app.alerts.notifications import ALERT_WEBHOOK_TASK
@@ -49,6 +52,10 @@ from app.settings import Settings
 log = structlog.get_logger(__name__)
 
 QUEUE_NAME = "shelfsync:queue"
+
+REDIS_OUTAGE_PAUSE_SECONDS = 1.0
+"""How long a worker that lost Redis waits before building itself again (arq's own connection retries
+come on top)."""
 
 FUNCTIONS = [
     func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
@@ -92,6 +99,18 @@ class WorkerSettings:
     max_jobs = 20
 
 
+async def release_resources(ctx: dict[str, Any]) -> None:
+    """Stop the outbox relay and close the database pool; safe to call again (after a failed close)."""
+    task = ctx.pop("relay_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    database = ctx.pop("db", None)
+    if database is not None:
+        await database.dispose()
+
+
 def build_worker(
     settings: Settings,
     *,
@@ -115,13 +134,7 @@ def build_worker(
         log.info("worker.started", queue=QUEUE_NAME, relay=relay)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        task = ctx.get("relay_task")
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if "db" in ctx:
-            await ctx["db"].dispose()
+        await release_resources(ctx)
 
     redis_settings: RedisSettings = arq_redis_settings(settings.redis_url)
     redis_settings.conn_retries = 5 if not burst else 0
@@ -139,3 +152,31 @@ def build_worker(
         poll_delay=0 if burst else 0.5,
         handle_signals=not burst,
     )
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a worker until it is told to stop (SIGINT, SIGTERM), through Redis outages.
+
+    arq ends its loop (and would end the process) at the first Redis error; the work itself waits in
+    PostgreSQL (outbox rows, queued deliveries), so the worker lets its running jobs finish, releases
+    its resources and is built again — its connection retries wait for Redis to come back.
+    """
+    while True:
+        worker = build_worker(settings)
+        try:
+            worker.run()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            log.warning("worker.redis_lost", error=f"{type(error).__name__}: {error}")
+            # arq's close stops at the first error, before its shutdown hook: release what it did not
+            worker.loop.run_until_complete(_discard(worker))
+        time.sleep(REDIS_OUTAGE_PAUSE_SECONDS)
+
+
+async def _discard(worker: Worker) -> None:
+    await release_resources(worker.ctx)
+    pool = worker._pool  # arq keeps the pool private; None once closed
+    if pool is not None:
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            await pool.aclose()
+        worker._pool = None

@@ -26,11 +26,18 @@ def test_defaults(tmp_path: Path) -> None:
     assert len(settings.active_key[1]) == 32
     # development secrets are generated once and reused
     assert load_settings({"DATA_DIR": str(tmp_path)}).secret_key == settings.secret_key
+    assert (settings.database_connect_timeout, settings.database_statement_timeout) == (3.0, 4.0)
 
 
 def test_default_data_dir() -> None:
     env = {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": f"k1:{KEY}"}
     assert load_settings(env).data_dir == Path(".shelfsync")
+
+
+def test_database_timeouts(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path), "DATABASE_CONNECT_TIMEOUT": "1.5", "DATABASE_STATEMENT_TIMEOUT": "10"}
+    settings = load_settings(env)
+    assert (settings.database_connect_timeout, settings.database_statement_timeout) == (1.5, 10.0)
 
 
 def test_encryption_keys_keep_order_for_rotation() -> None:
@@ -53,6 +60,8 @@ def test_encryption_keys_keep_order_for_rotation() -> None:
         ({"SHELFSYNC_ENV": "staging"}, "SHELFSYNC_ENV must be development or production"),
         ({"COOKIE_SECURE": "maybe"}, "COOKIE_SECURE must be true or false"),
         ({"MAIL_BACKEND": "smtp"}, "SMTP_URL is required when MAIL_BACKEND=smtp"),
+        ({"DATABASE_CONNECT_TIMEOUT": "soon"}, "DATABASE_CONNECT_TIMEOUT must be a number of seconds"),
+        ({"DATABASE_STATEMENT_TIMEOUT": "0"}, "DATABASE_STATEMENT_TIMEOUT must be more than 0"),
     ],
 )
 def test_malformed_settings_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:
