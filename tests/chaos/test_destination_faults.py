@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
 
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -107,8 +108,11 @@ class TestDestinationFaults:
             letters = await dead_letters(db)
             assert {(letter.attempts, letter.status) for letter in letters} == {(MAX_ATTEMPTS, "open")}
             assert await queue_state(db) == []
-            breaker = await redis.hgetall(f"{BREAKER_PREFIX}{wiring.connection_id}")
-            assert int(breaker[b"period_ms"]) == 2 * OPEN_SECONDS * 1000  # reopened, for twice as long
+            # redis-py types the asyncio client's hash reads as maybe-sync
+            state = await cast(
+                Awaitable[dict[bytes, bytes]], redis.hgetall(f"{BREAKER_PREFIX}{wiring.connection_id}")
+            )
+            assert int(state[b"period_ms"]) == 2 * OPEN_SECONDS * 1000  # reopened, for twice as long
 
             # 5. recovery: the link is back, every dead letter is replayed through the API
             link.restore()
