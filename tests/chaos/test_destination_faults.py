@@ -6,9 +6,9 @@ only the breaker's short open periods (Redis server time) are waited out."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import timedelta
-from collections.abc import Awaitable
 from typing import Any, cast
 
 from litestar.testing import AsyncTestClient
