@@ -4,6 +4,7 @@ delivers what was left, the shop ends in the true state, and no write was applie
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -17,6 +18,7 @@ from tests.app.api.calls import bearer
 from tests.app.sync.conftest import Shop, push, wire
 from tests.chaos.conftest import SKUS, stock_writes
 from tests.chaos.processes import running_worker, until
+from tests.chaos.tcp_proxy import proxied
 
 BATCH = 5
 
@@ -44,7 +46,8 @@ class TestWorkerKilledMidBatch:
         then every write held); then newer counts for half the SKUs arrive while its rows are still
         leased. Load: 30 SKUs × 3 coalesced rounds, batches of 5, then 15 newer counts. End state:
         a second worker process, once the dead one's 2 s lease ends, delivers the rest; the shop holds
-        every SKU's last value, no (SKU, value) was stored twice (the killed write never reached the
+        every SKU's last value (the second process, started early, was held off Redis until then), no
+        (SKU, value) was stored twice (the killed write never reached the
         shop, and settled batches were not sent again), and each SKU's stored values follow the order
         of its source versions."""
         wiring = await wire(client, key, shop, low_stock_threshold=1000)  # every count urgent: sent at once
@@ -58,7 +61,7 @@ class TestWorkerKilledMidBatch:
         await shop.fault(delay=0.3, count=2)
         # every later write is held past the kill: the worker dies with its batch in the shop's hands,
         # before the shop has read it (a held write is dropped once its caller is gone)
-        await shop.fault(delay=5, count=100)
+        await shop.fault(delay=3, count=100)
 
         async def writes_received() -> int:
             log = (await shop.control.get("/_sandbox/requests")).json()
@@ -71,26 +74,34 @@ class TestWorkerKilledMidBatch:
             async with db.transaction(DbScope.system()) as session:
                 return int(await session.scalar(select(func.count()).select_from(QueuedDelivery)) or 0)
 
-        with running_worker(settings, lease_seconds=2) as first:
-            await until(
-                a_held_write_in_flight_and_the_rest_settled,
-                60,
-                "a held write while the earlier batches are settled",
-                show=first.tail,
-            )
-            first.kill()
-        (await shop.control.delete("/_sandbox/faults")).raise_for_status()
-        assert len(stock_writes(shop)) == 2 * BATCH  # the two quick batches, settled: out of the queue
+        # the second process starts now, held off Redis by a cut link (it waits, it does not exit), so
+        # its start-up overlaps the first's work instead of adding to the test's time
+        with proxied(settings.redis_url or "") as second_link:
+            second_link.cut()
+            held_off = replace(settings, redis_url=second_link.address_of(settings.redis_url or ""))
+            with running_worker(held_off, lease_seconds=2) as second:
+                with running_worker(settings, lease_seconds=2) as first:
+                    await until(
+                        a_held_write_in_flight_and_the_rest_settled,
+                        60,
+                        "a held write while the earlier batches are settled",
+                        show=first.tail,
+                    )
+                    first.kill()
+                (await shop.control.delete("/_sandbox/faults")).raise_for_status()
+                assert len(stock_writes(shop)) == 2 * BATCH  # the two quick batches, settled and dequeued
 
-        newer = skus[::2]
-        assert (await push(client, key, counts(4, newer))).status_code == 202
-        truth = {item["sku"]: item["on_hand"] for item in counts(3, skus) + counts(4, newer)}
+                newer = skus[::2]
+                assert (await push(client, key, counts(4, newer))).status_code == 202
+                truth = {item["sku"]: item["on_hand"] for item in counts(3, skus) + counts(4, newer)}
 
-        async def delivered() -> bool:
-            return await queued() == 0 and all(shop.on_hand(sku) == value for sku, value in truth.items())
+                async def delivered() -> bool:
+                    return await queued() == 0 and all(
+                        shop.on_hand(sku) == value for sku, value in truth.items()
+                    )
 
-        with running_worker(settings, lease_seconds=2) as second:
-            await until(delivered, 60, "the second worker to deliver the rest", show=second.tail)
+                second_link.restore()
+                await until(delivered, 60, "the second worker to deliver the rest", show=second.tail)
 
         assert {sku: shop.on_hand(sku) for sku in skus} == truth
         written = stock_writes(shop)
