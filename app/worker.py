@@ -166,7 +166,7 @@ def run_worker(settings: Settings) -> None:
         try:
             worker.run()
             return
-        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+        except (RedisConnectionError, RedisTimeoutError) as error:
             log.warning("worker.redis_lost", error=f"{type(error).__name__}: {error}")
             # arq's close stops at the first error, before its shutdown hook: release what it did not
             worker.loop.run_until_complete(_discard(worker))
