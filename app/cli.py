@@ -139,11 +139,14 @@ def serve(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="Drain the queue and exit.")
 def worker(burst: bool) -> None:
     """Run a background worker (jobs and the outbox relay)."""
-    from app.worker import build_worker
+    from app.worker import build_worker, run_worker
 
     with _services() as settings:
         _require_migrated(settings)
-        build_worker(settings, burst=burst).run()
+        if burst:
+            build_worker(settings, burst=True).run()
+        else:
+            run_worker(settings)
 
 
 PEERS = {"vendure": "connectors.peers.vendure", "tryton": "connectors.peers.tryton"}

@@ -103,7 +103,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        db = Database.from_engine(app_engine(settings))
+        # a request waits a bounded time for PostgreSQL, and for a pooled connection: a 503, never a hang
+        db = Database.from_engine(
+            app_engine(
+                settings,
+                statement_timeout=settings.database_statement_timeout,
+                pool_timeout=settings.database_statement_timeout,
+            )
+        )
         app.state.services = Services(settings=settings, db=db, redis=redis, clock=clock or SystemClock())
         try:
             yield

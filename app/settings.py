@@ -92,6 +92,15 @@ class Settings:
     """``DELIVERY_LEASE_SECONDS``: how long a worker holds the rows of a batch it is delivering; rows of
     a worker that died become claimable again after this (default 120, longer than any write)."""
 
+    database_connect_timeout: float = 3.0
+    """``DATABASE_CONNECT_TIMEOUT``: seconds to open a PostgreSQL connection before giving up (default 3);
+    with PostgreSQL unreachable, a request answers 503 within this rather than hanging."""
+
+    database_statement_timeout: float = 4.0
+    """``DATABASE_STATEMENT_TIMEOUT``: seconds a web request waits for one statement's answer before it
+    fails with 503 (default 4), so a silent PostgreSQL (a partition) never holds a request longer; it also
+    bounds the wait for a pooled connection. Workers wait up to 30 s: their bulk statements run longer."""
+
     connector_allow_private: bool = True
     """``CONNECTOR_ALLOW_PRIVATE``: let connections reach any private or loopback address (default true
     in development, where sandboxes and peers run on 127.0.0.1; false in production)."""
@@ -158,6 +167,16 @@ def _positive_int(name: str, raw: str) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if value < 1:
         raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _positive_seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be more than 0 and at most 3600 seconds, got {value:g}")
     return value
 
 
@@ -291,6 +310,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         file_root=Path(get("FILE_ROOT") or data_dir / "files"),
         delivery_lease_seconds=_positive_int(
             "DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS") or "120"
+        ),
+        database_connect_timeout=_positive_seconds(
+            "DATABASE_CONNECT_TIMEOUT", get("DATABASE_CONNECT_TIMEOUT") or "3"
+        ),
+        database_statement_timeout=_positive_seconds(
+            "DATABASE_STATEMENT_TIMEOUT", get("DATABASE_STATEMENT_TIMEOUT") or "4"
         ),
         connector_allow_private=allow_private,
         request_max_body_bytes=_positive_int(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -20,6 +21,8 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 from prometheus_client import start_http_server
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.alerts.jobs import evaluate_rules, send_alert_webhook
 from app.alerts.notifications import ALERT_WEBHOOK_TASK
@@ -56,6 +59,10 @@ from app.tracing import install_tracing, span
 log = structlog.get_logger(__name__)
 
 QUEUE_NAME = "shelfsync:queue"
+
+REDIS_OUTAGE_PAUSE_SECONDS = 1.0
+"""How long a worker that lost Redis waits before building itself again (arq's own connection retries
+come on top)."""
 
 FUNCTIONS = [
     func(outbox_job(send_mail), name=SEND_MAIL_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
@@ -135,6 +142,23 @@ class WorkerSettings:
     max_jobs = 20
 
 
+async def release_resources(ctx: dict[str, Any]) -> None:
+    """Stop the outbox relay, the metrics server and close the database pool; safe to call again
+    (after a failed close)."""
+    task = ctx.pop("relay_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    server = ctx.pop("metrics_server", None)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    database = ctx.pop("db", None)
+    if database is not None:
+        await database.dispose()
+
+
 def build_worker(
     settings: Settings,
     *,
@@ -161,16 +185,7 @@ def build_worker(
         log.info("worker.started", queue=QUEUE_NAME, relay=relay)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        task = ctx.get("relay_task")
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if "db" in ctx:
-            await ctx["db"].dispose()
-        if "metrics_server" in ctx:
-            ctx["metrics_server"].shutdown()
-            ctx["metrics_server"].server_close()
+        await release_resources(ctx)
 
     redis_settings: RedisSettings = arq_redis_settings(settings.redis_url)
     redis_settings.conn_retries = 5 if not burst else 0
@@ -188,3 +203,31 @@ def build_worker(
         poll_delay=0 if burst else 0.5,
         handle_signals=not burst,
     )
+
+
+def run_worker(settings: Settings) -> None:
+    """Run a worker until it is told to stop (SIGINT, SIGTERM), through Redis outages.
+
+    arq ends its loop (and would end the process) at the first Redis error; the work itself waits in
+    PostgreSQL (outbox rows, queued deliveries), so the worker lets its running jobs finish, releases
+    its resources and is built again — its connection retries wait for Redis to come back.
+    """
+    while True:
+        worker = build_worker(settings)
+        try:
+            worker.run()
+            return
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            log.warning("worker.redis_lost", error=f"{type(error).__name__}: {error}")
+            # arq's close stops at the first error, before its shutdown hook: release what it did not
+            worker.loop.run_until_complete(_discard(worker))
+        time.sleep(REDIS_OUTAGE_PAUSE_SECONDS)
+
+
+async def _discard(worker: Worker) -> None:
+    await release_resources(worker.ctx)
+    pool = worker._pool  # arq keeps the pool private; None once closed
+    if pool is not None:
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            await pool.aclose()
+        worker._pool = None

@@ -28,6 +28,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert len(settings.active_key[1]) == 32
     # development secrets are generated once and reused
     assert load_settings({"DATA_DIR": str(tmp_path)}).secret_key == settings.secret_key
+    assert (settings.database_connect_timeout, settings.database_statement_timeout) == (3.0, 4.0)
 
 
 def test_default_data_dir() -> None:
@@ -40,6 +41,12 @@ def test_telemetry_settings() -> None:
     settings = load_settings({**env, "OTEL_ENDPOINT": "http://collector:4318", "METRICS_PORT": "9464"})
     assert settings.otel_endpoint == "http://collector:4318"
     assert settings.metrics_port == 9464
+
+
+def test_database_timeouts(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path), "DATABASE_CONNECT_TIMEOUT": "1.5", "DATABASE_STATEMENT_TIMEOUT": "10"}
+    settings = load_settings(env)
+    assert (settings.database_connect_timeout, settings.database_statement_timeout) == (1.5, 10.0)
 
 
 def test_encryption_keys_keep_order_for_rotation() -> None:
@@ -65,6 +72,8 @@ def test_encryption_keys_keep_order_for_rotation() -> None:
         ({"OTEL_ENDPOINT": "grpc://collector:4317"}, "OTEL_ENDPOINT must be a URL with scheme"),
         ({"METRICS_PORT": "70000"}, "METRICS_PORT must be a port number"),
         ({"METRICS_PORT": "nine"}, "METRICS_PORT must be a whole number"),
+        ({"DATABASE_CONNECT_TIMEOUT": "soon"}, "DATABASE_CONNECT_TIMEOUT must be a number of seconds"),
+        ({"DATABASE_STATEMENT_TIMEOUT": "0"}, "DATABASE_STATEMENT_TIMEOUT must be more than 0"),
     ],
 )
 def test_malformed_settings_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +22,13 @@ from app.settings import Settings
 
 APP_ROLE = "shelfsync_app"
 """The role the application runs as: granted table privileges, owns nothing, so RLS applies."""
+
+WORKER_STATEMENT_TIMEOUT_SECONDS = 30.0
+"""How long a worker waits for one statement's answer: bulk work (a 250,000-SKU publish) runs long ones."""
+
+PING_TIMEOUT_SECONDS = 1.0
+"""A pooled connection that does not answer ``SELECT 1`` this fast is replaced before it is used: its link
+has gone silent (a partition), and a request should not learn that by waiting out a statement timeout."""
 
 
 def async_url(url: str) -> str:
@@ -38,8 +47,14 @@ def owner_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     )
 
 
-def app_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
-    """Engine the application uses: ``DATABASE_APP_URL``, or the owner URL switched to the app role."""
+def app_engine(
+    settings: Settings, *, statement_timeout: float = WORKER_STATEMENT_TIMEOUT_SECONDS, **kwargs: Any
+) -> AsyncEngine:
+    """Engine the application uses: ``DATABASE_APP_URL``, or the owner URL switched to the app role.
+
+    Every wait on PostgreSQL is bounded, so an unreachable server fails fast instead of hanging: opening
+    a connection (``DATABASE_CONNECT_TIMEOUT``), checking a pooled one (``PING_TIMEOUT_SECONDS``) and
+    each statement (``statement_timeout``; the web passes ``DATABASE_STATEMENT_TIMEOUT``)."""
     assert settings.database_url, "services must be resolved before engines are made"
     server_settings = {"jit": "off", "application_name": "shelfsync"}
     if settings.database_app_url:
@@ -49,12 +64,31 @@ def app_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         server_settings["role"] = APP_ROLE
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
-        connect_args={"server_settings": server_settings, "timeout": 5, "command_timeout": 30},
+        connect_args={
+            "server_settings": server_settings,
+            "timeout": settings.database_connect_timeout,
+            "command_timeout": statement_timeout,
+        },
         **kwargs,
     )
+    # instead of pool_pre_ping, which waits as long as any statement (the command timeout)
+    event.listen(engine.sync_engine, "checkout", _ping_on_checkout)
+    return engine
+
+
+def _ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Check a pooled connection before handing it out; a silent one is replaced (the pool reconnects on
+    ``DisconnectionError``, within the connect timeout)."""
+    try:
+        dbapi_connection.run_async(
+            lambda connection: connection.fetchval("SELECT 1", timeout=PING_TIMEOUT_SECONDS)
+        )
+    except Exception as error:
+        # dropped at once: a graceful close would wait on the silent peer too (two more seconds)
+        dbapi_connection.driver_connection.terminate()
+        raise DisconnectionError(f"pooled connection did not answer: {type(error).__name__}") from error
 
 
 @dataclass(frozen=True)

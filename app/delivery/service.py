@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,9 @@ log = structlog.get_logger(__name__)
 
 MAX_BATCH = 500
 MAX_BACKOFF_SECONDS = 300
+MAX_RETRY_WAIT_SECONDS = 5.0
+"""The longest ``Retry-After`` a delivery sleeps through inside a call: a longer one settles the batch
+as a retry due then, so the lease (two minutes) and the worker are not held by a sleeping batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,15 +234,19 @@ class Deliverer:
         except (InvalidRecipeError, CanonicalError) as error:
             results = [WriteResult.failed(i, f"cannot prepare: {error}") for i in range(len(claimed))]
         else:
-            context = worker_context(
-                self.settings,
-                self.db,
-                self.redis,
-                self.box,
-                target.connection,
-                target.tenant,
-                template_class,
-                claimed[0].correlation_id,
+            context = replace(
+                worker_context(
+                    self.settings,
+                    self.db,
+                    self.redis,
+                    self.box,
+                    target.connection,
+                    target.tenant,
+                    template_class,
+                    claimed[0].correlation_id,
+                ),
+                # a longer Retry-After is waited out on the queue (due_at), not asleep holding the lease
+                max_retry_wait=MAX_RETRY_WAIT_SECONDS,
             )
             calling = time.perf_counter()
             try:

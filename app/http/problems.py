@@ -150,12 +150,12 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         status, detail = HTTP_503_SERVICE_UNAVAILABLE, "The request met a concurrent change; retry it."
         type_slug = "retry-conflict"
         headers["Retry-After"] = "1"
-        log.warning("request.contention", error=str(exc.orig).splitlines()[0] if exc.orig else "")
+        log.warning("request.contention", error=_first_line(exc.orig) if exc.orig else "")
     elif isinstance(exc, OperationalError | InterfaceError | DBAPIError | OSError) and _is_outage(exc):
         status, detail = HTTP_503_SERVICE_UNAVAILABLE, "The database is unreachable; retry shortly."
         type_slug = "database-unavailable"
         headers["Retry-After"] = "5"
-        log.warning("request.database_unavailable", error=str(exc).splitlines()[0])
+        log.warning("request.database_unavailable", error=_first_line(exc))
     elif isinstance(exc, RedisConnectionError | RedisTimeoutError):
         status, detail = HTTP_503_SERVICE_UNAVAILABLE, "Redis is unreachable; retry shortly."
         type_slug = "redis-unavailable"
@@ -191,6 +191,12 @@ def _is_bad_value(exc: DBAPIError) -> bool:
         if type(candidate).__name__ == "DataError" and type(candidate).__module__.startswith("asyncpg"):
             return True
     return False
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message, or its type when it has none (``TimeoutError()``)."""
+    lines = str(exc).splitlines()
+    return lines[0] if lines and lines[0] else type(exc).__name__
 
 
 def _is_outage(exc: Exception) -> bool:

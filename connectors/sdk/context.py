@@ -34,5 +34,8 @@ class ConnectorContext:
     correlation_id: str | None = None
     max_attempts: int = 3
     """Attempts per remote call for 429 and 5xx before the error reaches the engine's own retries."""
+    max_retry_wait: float | None = None
+    """The longest ``Retry-After`` waited out inside a call; a longer one raises ``RateLimitError`` at
+    once, for the caller to schedule the retry (a delivery holds a lease while it waits). None: any."""
     transport: httpx.AsyncBaseTransport | None = None
     """Tests may pass a transport; production leaves it unset."""

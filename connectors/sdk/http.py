@@ -2,7 +2,8 @@
 
 Before each request: the network policy (SSRF) and the rate limiter. After: 401/403 become
 ``AuthError``; 429 and 5xx are retried up to ``max_attempts`` times honouring ``Retry-After`` (seconds
-or an HTTP date) with exponential backoff and jitter, then raised as ``RateLimitError``/``TransientError``;
+or an HTTP date; one longer than the context's ``max_retry_wait`` is raised at once) with exponential
+backoff and jitter, then raised as ``RateLimitError``/``TransientError``;
 other 4xx become ``PermanentError`` with the body's first 300 characters.
 """
 
@@ -102,11 +103,15 @@ class ConnectorHttp:
                 failure = self.failure_of(response)
                 if not failure.retryable:
                     raise failure
-            if attempt + 1 == attempts:
+            if attempt + 1 == attempts or self._waits_too_long(failure):
                 raise failure
             delay = failure.retry_after if isinstance(failure, RateLimitError) else backoff_seconds(attempt)
             await self._context.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _waits_too_long(self, failure: TransientError) -> bool:
+        limit = self._context.max_retry_wait
+        return isinstance(failure, RateLimitError) and limit is not None and failure.retry_after > limit
 
     def failure_of(self, response: httpx.Response) -> Any:
         """The error for a ≥ 400 response (returned, not raised, so callers can decide)."""

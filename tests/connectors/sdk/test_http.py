@@ -93,6 +93,25 @@ class TestRateLimited:
         assert caught.value.retryable
         assert sleeps.calls == [2.0, 2.0]
 
+    async def test_a_wait_longer_than_max_retry_wait_is_left_to_the_caller(
+        self, api: str, sleeps: RecordingSleep
+    ) -> None:
+        await inject(api, status=429, count=1, retry_after=90)
+        http = client(api, sleeps, max_retry_wait=5.0)
+        with pytest.raises(RateLimitError) as caught:
+            await http.request("GET", "/whoami")
+        await http.aclose()
+        assert caught.value.retry_after == 90.0
+        assert sleeps.calls == []  # not slept through: the caller schedules the retry
+
+    async def test_a_shorter_wait_is_still_slept_through(self, api: str, sleeps: RecordingSleep) -> None:
+        await inject(api, status=429, count=1, retry_after=2)
+        http = client(api, sleeps, max_retry_wait=5.0)
+        response = await http.request("GET", "/whoami")
+        await http.aclose()
+        assert response.status_code == 200
+        assert sleeps.calls == [2.0]
+
 
 class TestServerErrors:
     async def test_burst_is_retried_with_backoff(self, api: str, sleeps: RecordingSleep) -> None:
