@@ -58,6 +58,7 @@ SANDBOX_ROUTES = {
     "pos": ("GET", "/v2/locations"),
     "rest": ("GET", "/page/items?api_key=sandbox-key"),  # its auth guard runs before the faults
     "shopify": ("POST", "/admin/api/2026-10/graphql.json"),
+    "stripe": ("GET", "/v1/customers"),  # faults answer before its key is checked
 }
 
 
