@@ -1,7 +1,7 @@
 """Benchmark: inventory events through the API to a destination, on real processes.
 
 Run ``uv run python -m bench.inventory`` (1,000 events/s for 60 s) or ``--quick`` (200 events/s for
-15 s). Absolute stock counts with a ``source_version`` are posted to ``POST /api/v1/events/inventory``
+10 s). Absolute stock counts with a ``source_version`` are posted to ``POST /api/v1/events/inventory``
 in batches at a fixed offered rate by a few concurrent connections; the web app (``shelfsync serve``),
 the workers (``shelfsync worker``) and the destination REST sandbox each run in their own process.
 
@@ -436,16 +436,16 @@ def plan(
     connections: int = 8,
     batch: int = 50,
 ) -> Plan:
-    """DESIGN §8's load (1,000 events/s for 60 s over 5,000 SKUs), or a quick one (200/s for 15 s)."""
+    """DESIGN §8's load (1,000 events/s for 60 s over 5,000 SKUs), or a quick one (200/s for 10 s)."""
     return Plan(
         rate=rate or (200 if quick else GOAL_RATE),
-        seconds=seconds or (15 if quick else GOAL_SECONDS),
+        seconds=seconds or (10 if quick else GOAL_SECONDS),
         skus=1_000 if quick else 5_000,
         batch=batch,
         connections=connections,
         urgent_share=0.2,
         workers=workers,
-        drain_seconds=45 if quick else 180,
+        drain_seconds=30 if quick else 180,
     )
 
 
@@ -482,7 +482,7 @@ def goals(figures: dict[str, Any]) -> list[Goal]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="200 events/s for 15 s")
+    parser.add_argument("--quick", action="store_true", help="200 events/s for 10 s")
     parser.add_argument("--rate", type=int, help="offered events/s")
     parser.add_argument("--seconds", type=int, help="how long to offer them")
     parser.add_argument("--workers", type=int, default=2)

@@ -84,7 +84,9 @@ class Connection:
 
 async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
     """GET ``paths`` in turn at ``rate`` requests/s for ``warmup_seconds`` + ``seconds``; per request
-    (warm-up excluded): path index, due offset (s), latency from the due time (s), status (0: no answer)."""
+    (warm-up excluded): path index, due offset (s), latency from the due time (s), status (0: no answer).
+    Requests still unanswered ``drain_seconds`` after the last is due are given up and counted as
+    unanswered, so an overloaded server cannot make the run last as long as its backlog."""
     paths: list[str] = spec["paths"]
     rate: float = spec["rate"]
     warmup: float = spec.get("warmup_seconds", 0)
@@ -116,9 +118,15 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
         if (delay := due - loop.time()) > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(n, due)))
-    await asyncio.gather(*tasks)
     finished = loop.time()
-    return {"records": records, "seconds": finished - start - warmup}
+    _, pending = await asyncio.wait(tasks, timeout=spec.get("drain_seconds", 10))
+    for task in pending:
+        task.cancel()
+    return {
+        "records": records,
+        "seconds": finished - start - warmup,
+        "unanswered": sum(1 for n, task in enumerate(tasks) if task in pending and n / rate >= warmup),
+    }
 
 
 def stock_batches(spec: dict[str, Any]) -> Any:

@@ -1,6 +1,6 @@
 """Benchmark: a full price-list publish to an e-commerce destination, on real processes.
 
-Run ``uv run python -m bench.prices`` (250,000 prices) or ``--quick`` (20,000). Two phases, timed apart:
+Run ``uv run python -m bench.prices`` (250,000 prices) or ``--quick`` (5,000). Two phases, timed apart:
 1. ingest: the prices go into the canonical store through ``POST /api/v1/events/prices`` in batches of
    10,000 (the real path an ERP export takes), before any flow exists, so nothing is queued yet;
 2. publish: a prices flow to the destination REST sandbox is created, then a full run
@@ -266,14 +266,14 @@ def plan(
     connections: int = 2,
     deadline: float | None = None,
 ) -> Plan:
-    """DESIGN §8's 250,000 prices, or a quick 20,000."""
+    """DESIGN §8's 250,000 prices, or a quick 5,000."""
     return Plan(
-        prices=prices or (20_000 if quick else GOAL_SKUS),
+        prices=prices or (5_000 if quick else GOAL_SKUS),
         batch=10_000,
         connections=connections,
         writer=writer,
         workers=workers,
-        deadline=deadline or (60 if quick else 900),
+        deadline=deadline or (30 if quick else 900),
     )
 
 
@@ -300,7 +300,7 @@ def goals(figures: dict[str, Any]) -> list[Goal]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="20,000 prices")
+    parser.add_argument("--quick", action="store_true", help="5,000 prices")
     parser.add_argument("--prices", type=int)
     parser.add_argument("--writer", choices=sorted(WRITERS), default="batch")
     parser.add_argument("--workers", type=int, default=2)

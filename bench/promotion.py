@@ -1,7 +1,7 @@
 """Benchmark: a promotion over 1,200 SKUs × 600 stores, a Shopify shop and a marketplace, deployed
 and verified by the real processes.
 
-Run ``uv run python -m bench.promotion`` (600 stores) or ``--quick`` (60 stores). The web app, the
+Run ``uv run python -m bench.promotion`` (600 stores) or ``--quick`` (12 stores). The web app, the
 workers, and the Shopify and marketplace sandboxes run as their own processes; the store-file drop is a
 folder in the tenant's file root. The retailer's estate (items, prices, stock, three connections, one
 price flow) is set up through the API, the channels are seeded with the regular prices, then a 20 %-off
@@ -174,7 +174,7 @@ def report(figures: dict[str, Any]) -> None:
 
 
 def stores_for(quick: bool) -> int:
-    return 60 if quick else 600
+    return 12 if quick else 600
 
 
 def goals(figures: dict[str, Any]) -> list[Goal]:
@@ -193,7 +193,7 @@ def goals(figures: dict[str, Any]) -> list[Goal]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="60 stores instead of 600")
+    parser.add_argument("--quick", action="store_true", help="12 stores instead of 600")
     parser.add_argument("--stores", type=int)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", help="run one process under cProfile: web, worker-1, …")
