@@ -61,7 +61,7 @@ def verdict_of(is_met: bool | None) -> str:
 
 def print_table(goals: list[dict[str, Any]]) -> None:
     """figure, measured, goal, met or missed: one line per DESIGN §8 goal."""
-    columns = (("figure", 46), ("measured", 40), ("goal", 28))
+    columns = (("figure", 54), ("measured", 40), ("goal", 34))
     print("".join(f"{title:<{width}}" for title, width in columns) + "met?")
     print("-" * (sum(width for _, width in columns) + 18))
     for goal in goals:

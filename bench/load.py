@@ -84,9 +84,10 @@ class Connection:
 
 async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
     """GET ``paths`` in turn at ``rate`` requests/s for ``warmup_seconds`` + ``seconds``; per request
-    (warm-up excluded): path index, due offset (s), latency from the due time (s), status (0: no answer).
-    Requests still unanswered ``drain_seconds`` after the last is due are given up and counted as
-    unanswered, so an overloaded server cannot make the run last as long as its backlog."""
+    (warm-up excluded): path index, due offset (s), latency from the due time (s), status (0: the connection
+    failed). Requests still unanswered ``drain_seconds`` after the last is due are given up (status -1,
+    latency up to then: a lower bound), so an overloaded server cannot make the run last as long as its
+    backlog, and its stall still shows in the percentiles."""
     paths: list[str] = spec["paths"]
     rate: float = spec["rate"]
     warmup: float = spec.get("warmup_seconds", 0)
@@ -120,12 +121,20 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
         tasks.append(asyncio.create_task(one(n, due)))
     finished = loop.time()
     _, pending = await asyncio.wait(tasks, timeout=spec.get("drain_seconds", 10))
-    for task in pending:
-        task.cancel()
+    given_up = loop.time()
+    unanswered = 0
+    for n, task in enumerate(tasks):
+        if task in pending:
+            task.cancel()
+            due = start + n / rate
+            if due - start >= warmup:  # its latency is at least this long: kept, as a lower bound
+                records.append((n % len(paths), round(due - start - warmup, 4), given_up - due, -1))
+                unanswered += 1
     return {
         "records": records,
         "seconds": finished - start - warmup,
-        "unanswered": sum(1 for n, task in enumerate(tasks) if task in pending and n / rate >= warmup),
+        "answering_seconds": given_up - start - warmup,
+        "unanswered": unanswered,
     }
 
 
