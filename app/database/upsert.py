@@ -8,7 +8,7 @@ Rows are passed as executemany parameters to a one-row INSERT, never as ``.value
 compiles the one-row statement once (cached) and sends the rows as multi-row statements of up to
 ``insertmanyvalues_page_size`` (1,000) rows within the driver's parameter limit, whereas a ``.values``
 statement of N rows is compiled anew for every N — about 0.4 s of CPU for 1,000 rows, which was most
-of the ingest path's time.
+of the ingest path's time. On asyncpg SQLAlchemy pages only statements with RETURNING this way.
 """
 
 from __future__ import annotations

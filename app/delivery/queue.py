@@ -68,7 +68,9 @@ async def enqueue(
         return
     table = QueuedDelivery.__table__.c
     statement = insert(QueuedDelivery.__table__)  # type: ignore[arg-type]
-    # executemany of a one-row INSERT: compiled once, sent in multi-row pages (see app.database.upsert)
+    # executemany of a one-row INSERT: compiled once, sent in multi-row pages (see app.database.upsert).
+    # RETURNING is what makes SQLAlchemy page it on asyncpg; without it the driver's own executemany runs
+    # every row as its own statement, and a full run's 250,000 rows outlast the command timeout.
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[table.destination_id, table.entity_key],
@@ -80,7 +82,7 @@ async def enqueue(
                 "due_at": func.least(table.due_at, statement.excluded.due_at),
                 "correlation_id": statement.excluded.correlation_id,
             },
-        ),
+        ).returning(table.entity_key),
         [
             {
                 "tenant_id": tenant_id,
