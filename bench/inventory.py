@@ -1,7 +1,7 @@
 """Benchmark: inventory events through the API to a destination, on real processes.
 
 Run ``uv run python -m bench.inventory`` (1,000 events/s for 60 s) or ``--quick`` (200 events/s for
-15 s). Absolute stock counts with a ``source_version`` are posted to ``POST /api/v1/events/inventory``
+10 s). Absolute stock counts with a ``source_version`` are posted to ``POST /api/v1/events/inventory``
 in batches at a fixed offered rate by a few concurrent connections; the web app (``shelfsync serve``),
 the workers (``shelfsync worker``) and the destination REST sandbox each run in their own process.
 
@@ -37,6 +37,7 @@ import httpx
 from app.settings import Settings
 from bench.stack import (
     Api,
+    Goal,
     Stack,
     WriteLog,
     api_client,
@@ -427,9 +428,61 @@ def _triple(summary: dict[str, Any]) -> str:
     return f"{summary['p50_ms']:,.0f} / {summary['p95_ms']:,.0f} / {summary['p99_ms']:,.0f}"
 
 
+def plan(
+    quick: bool,
+    rate: int | None = None,
+    seconds: int | None = None,
+    workers: int = 2,
+    connections: int = 8,
+    batch: int = 50,
+) -> Plan:
+    """DESIGN §8's load (1,000 events/s for 60 s over 5,000 SKUs), or a quick one (200/s for 10 s)."""
+    return Plan(
+        rate=rate or (200 if quick else GOAL_RATE),
+        seconds=seconds or (10 if quick else GOAL_SECONDS),
+        skus=1_000 if quick else 5_000,
+        batch=batch,
+        connections=connections,
+        urgent_share=0.2,
+        workers=workers,
+        drain_seconds=30 if quick else 180,
+    )
+
+
+def goals(figures: dict[str, Any]) -> list[Goal]:
+    """The DESIGN §8 lines this benchmark measures; the rate is judged only when the goal's load ran."""
+    acks = figures["acknowledged"]
+    rate, seconds = figures["offered_events_per_s"], figures["offered_seconds"]
+    sustained = figures["accepted_events_per_s"]
+    is_full = rate >= GOAL_RATE and seconds >= GOAL_SECONDS
+    p99 = acks["urgent"].get("p99_ms", float("nan"))
+    twice = acks["repeated_values"] + acks["regressions"]
+    is_measured = figures["api_counts"].get("accepted", 0) > 0
+    return [
+        Goal(
+            "inventory events/s sustained",
+            f"{sustained:,.0f} of {rate:,} offered, {seconds} s",
+            f"{GOAL_RATE:,}/s for {GOAL_SECONDS} s",
+            sustained >= 0.99 * GOAL_RATE if is_full else None,
+        ),
+        Goal(
+            "inventory urgent received → acknowledged p99",
+            f"{p99:,.0f} ms (p50 {acks['urgent'].get('p50_ms', float('nan')):,.0f})",
+            f"≤ {GOAL_P99_MS:,} ms",
+            p99 <= GOAL_P99_MS,
+        ),
+        Goal(
+            "inventory lost / applied twice",
+            f"{figures['lost_skus']:,} / {twice:,}",
+            "0 / 0",
+            figures["lost_skus"] == 0 and twice == 0 if is_measured else False,
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="200 events/s for 15 s")
+    parser.add_argument("--quick", action="store_true", help="200 events/s for 10 s")
     parser.add_argument("--rate", type=int, help="offered events/s")
     parser.add_argument("--seconds", type=int, help="how long to offer them")
     parser.add_argument("--workers", type=int, default=2)
@@ -437,20 +490,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--profile", help="run one process under cProfile: web, worker-1, …")
     args = parser.parse_args()
-    rate = args.rate or (200 if args.quick else GOAL_RATE)
-    seconds = args.seconds or (15 if args.quick else GOAL_SECONDS)
-    plan = Plan(
-        rate=rate,
-        seconds=seconds,
-        skus=1_000 if args.quick else 5_000,
-        batch=args.batch,
-        connections=args.connections,
-        urgent_share=0.2,
-        workers=args.workers,
-        drain_seconds=45 if args.quick else 180,
-    )
+    load = plan(args.quick, args.rate, args.seconds, args.workers, args.connections, args.batch)
     with services("inventory") as settings:
-        figures = asyncio.run(run(settings, plan, args.profile, args.quick))
+        figures = asyncio.run(run(settings, load, args.profile, args.quick))
     report(figures)
     for name, text in figures["profiles"].items():
         print(f"\ncProfile of {name}:\n{text}")

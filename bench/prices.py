@@ -1,6 +1,6 @@
 """Benchmark: a full price-list publish to an e-commerce destination, on real processes.
 
-Run ``uv run python -m bench.prices`` (250,000 prices) or ``--quick`` (20,000). Two phases, timed apart:
+Run ``uv run python -m bench.prices`` (250,000 prices) or ``--quick`` (5,000). Two phases, timed apart:
 1. ingest: the prices go into the canonical store through ``POST /api/v1/events/prices`` in batches of
    10,000 (the real path an ERP export takes), before any flow exists, so nothing is queued yet;
 2. publish: a prices flow to the destination REST sandbox is created, then a full run
@@ -30,6 +30,7 @@ import httpx
 from app.settings import Settings
 from bench.stack import (
     Api,
+    Goal,
     WriteLog,
     api_client,
     make_tenant,
@@ -257,9 +258,49 @@ def report(figures: dict[str, Any]) -> None:
     )
 
 
+def plan(
+    quick: bool,
+    prices: int | None = None,
+    writer: str = "batch",
+    workers: int = 2,
+    connections: int = 2,
+    deadline: float | None = None,
+) -> Plan:
+    """DESIGN §8's 250,000 prices, or a quick 5,000."""
+    return Plan(
+        prices=prices or (5_000 if quick else GOAL_SKUS),
+        batch=10_000,
+        connections=connections,
+        writer=writer,
+        workers=workers,
+        deadline=deadline or (30 if quick else 900),
+    )
+
+
+def goals(figures: dict[str, Any]) -> list[Goal]:
+    """The DESIGN §8 line this benchmark measures; judged only at 250,000 prices (a smaller run also
+    shows the time scaled linearly to 250,000, which is a hint, not a measurement)."""
+    published, count = figures["publish"], figures["prices"]
+    total = figures["end_to_end_seconds"]
+    measured = f"{total:,.1f} s for {count:,}"
+    if not published["complete"]:
+        measured += f" (only {published['stored']:,} stored)"
+    elif count < GOAL_SKUS:
+        measured += f" (≈ {total * GOAL_SKUS / count:,.0f} s scaled)"
+    is_met = published["complete"] and total <= GOAL_SECONDS
+    return [
+        Goal(
+            f"price list publish, {GOAL_SKUS:,} SKUs end to end",
+            measured,
+            f"≤ {GOAL_SECONDS} s",
+            is_met if count >= GOAL_SKUS or not is_met else None,
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="20,000 prices")
+    parser.add_argument("--quick", action="store_true", help="5,000 prices")
     parser.add_argument("--prices", type=int)
     parser.add_argument("--writer", choices=sorted(WRITERS), default="batch")
     parser.add_argument("--workers", type=int, default=2)
@@ -267,16 +308,9 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, help="give up publishing after this many seconds")
     parser.add_argument("--profile", help="run one process under cProfile: web, worker-1, …")
     args = parser.parse_args()
-    plan = Plan(
-        prices=args.prices or (20_000 if args.quick else GOAL_SKUS),
-        batch=10_000,
-        connections=args.connections,
-        writer=args.writer,
-        workers=args.workers,
-        deadline=args.deadline or (60 if args.quick else 900),
-    )
+    load = plan(args.quick, args.prices, args.writer, args.workers, args.connections, args.deadline)
     with services("prices") as settings:
-        figures = asyncio.run(run(settings, plan, args.profile, args.quick))
+        figures = asyncio.run(run(settings, load, args.profile, args.quick))
     report(figures)
     for name, text in figures["profiles"].items():
         print(f"\ncProfile of {name}:\n{text}")

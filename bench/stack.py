@@ -71,9 +71,63 @@ def verdict(is_met: bool) -> str:
     return "met" if is_met else "NOT met"
 
 
+@dataclass(frozen=True)
+class Goal:
+    """One DESIGN §8 line as a benchmark measured it; ``is_met`` is None when the run could not judge
+    it (a quick run offers less than the goal's load)."""
+
+    figure: str
+    measured: str
+    goal: str
+    is_met: bool | None
+
+
 def row(label: str, measured: str, goal: str = "") -> None:
     """One line of a figures table: what, the measured value, and the goal with its verdict."""
     print(f"{label:<46}{measured:>24}  {goal}".rstrip())
+
+
+async def _server_version(settings: Settings) -> str:
+    from sqlalchemy import text
+
+    from app.database.engine import owner_engine
+
+    engine = owner_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return str(await connection.scalar(text("SHOW server_version")))
+    finally:
+        await engine.dispose()
+
+
+def machine(settings: Settings) -> dict[str, Any]:
+    """What the figures were measured on: cores, load, Python, PostgreSQL, the commit and the date."""
+    import platform
+    from datetime import UTC, datetime
+
+    postgres = asyncio.run(_server_version(settings))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, read only
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(n, 2) for n in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": postgres,
+        "embedded_services": not ({"DATABASE_URL", "REDIS_URL"} & set(os.environ)),
+        "commit": commit + ("+changes" if changed else ""),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def write_results(name: str, figures: dict[str, Any]) -> Path:
@@ -101,14 +155,41 @@ async def _recreate_database(admin_url: str, name: str) -> None:
         await connection.close()
 
 
+_held: tuple[Settings, EmbeddedServices] | None = None
+"""Services started once for a series of benchmarks (``held_services``); each still gets its own database."""
+
+
+def _base_services() -> tuple[Settings, EmbeddedServices]:
+    env = dict(os.environ)
+    env.setdefault("DATA_DIR", str(ROOT / ".shelfsync-bench"))
+    return ensure_services(load_settings(env))
+
+
+@contextlib.contextmanager
+def held_services() -> Iterator[Settings]:
+    """Keep the (embedded) services up across several ``services(...)`` blocks instead of starting and
+    stopping PostgreSQL and Redis for each benchmark."""
+    global _held
+    base, embedded = _base_services()
+    _held = (base, embedded)
+    try:
+        yield base
+    finally:
+        _held = None
+        embedded.stop()
+
+
 def scratch_settings(name: str) -> tuple[Settings, EmbeddedServices]:
     """Settings for a fresh database ``shelfsync_bench_<name>`` migrated to head, on the embedded
     services under ``DATA_DIR`` (default ``.shelfsync-bench``) unless the URLs are set."""
     from app.database.migrations import upgrade
 
-    env = dict(os.environ)
-    env.setdefault("DATA_DIR", str(ROOT / ".shelfsync-bench"))
-    base, embedded = ensure_services(load_settings(env))
+    if _held is not None:  # the holder stops them; this benchmark only borrows them
+        base, embedded = _held[0], EmbeddedServices()
+        flush = _held[1]
+    else:
+        base, embedded = _base_services()
+        flush = embedded
     assert base.database_url
     assert base.redis_url
     database = f"shelfsync_bench_{name}"
@@ -116,8 +197,8 @@ def scratch_settings(name: str) -> tuple[Settings, EmbeddedServices]:
     url = make_url(base.database_url).set(database=database).render_as_string(hide_password=False)
     settings = replace(base, database_url=url)
     upgrade(settings)
-    if "redis" in embedded.started:  # our own Redis: start from an empty one
-        embedded.redis.flushall()
+    if "redis" in flush.started:  # our own Redis: start from an empty one
+        flush.redis.flushall()
     return settings, embedded
 
 

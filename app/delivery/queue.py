@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.database.upsert import CHUNK_ROWS
 from app.delivery.models import QueuedDelivery
 from app.flows.models import Flow, FlowDestination
 from app.outbox.service import record_work
@@ -65,38 +64,40 @@ async def enqueue(
     """Queue ``changes`` for one destination: many rows per statement, in entity order (so concurrent
     batches cannot deadlock), the last change per entity winning."""
     latest = {change.entity_key: change for change in changes}
-    ordered = [latest[key] for key in sorted(latest)]
+    if not latest:
+        return
     table = QueuedDelivery.__table__.c
-    for start in range(0, len(ordered), CHUNK_ROWS):
-        statement = insert(QueuedDelivery).values(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "destination_id": destination_id,
-                    "entity_key": change.entity_key,
-                    "record_type": change.record_type,
-                    "payload": change.payload,
-                    "is_urgent": change.is_urgent,
-                    "due_at": change.due_at,
-                    "received_at": now,
-                    "correlation_id": change.correlation_id,
-                }
-                for change in ordered[start : start + CHUNK_ROWS]
-            ]
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[QueuedDelivery.destination_id, QueuedDelivery.entity_key],
-                set_={
-                    "payload": statement.excluded.payload,
-                    "record_type": statement.excluded.record_type,
-                    "revision": table.revision + 1,
-                    "is_urgent": table.is_urgent | statement.excluded.is_urgent,
-                    "due_at": func.least(table.due_at, statement.excluded.due_at),
-                    "correlation_id": statement.excluded.correlation_id,
-                },
-            )
-        )
+    statement = insert(QueuedDelivery.__table__)  # type: ignore[arg-type]
+    # executemany of a one-row INSERT: compiled once, sent in multi-row pages (see app.database.upsert).
+    # RETURNING is what makes SQLAlchemy page it on asyncpg; without it the driver's own executemany runs
+    # every row as its own statement, and a full run's 250,000 rows outlast the command timeout.
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.destination_id, table.entity_key],
+            set_={
+                "payload": statement.excluded.payload,
+                "record_type": statement.excluded.record_type,
+                "revision": table.revision + 1,
+                "is_urgent": table.is_urgent | statement.excluded.is_urgent,
+                "due_at": func.least(table.due_at, statement.excluded.due_at),
+                "correlation_id": statement.excluded.correlation_id,
+            },
+        ).returning(table.entity_key),
+        [
+            {
+                "tenant_id": tenant_id,
+                "destination_id": destination_id,
+                "entity_key": change.entity_key,
+                "record_type": change.record_type,
+                "payload": change.payload,
+                "is_urgent": change.is_urgent,
+                "due_at": change.due_at,
+                "received_at": now,
+                "correlation_id": change.correlation_id,
+            }
+            for change in (latest[key] for key in sorted(latest))
+        ],
+    )
 
 
 async def destinations_of(

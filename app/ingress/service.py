@@ -19,7 +19,6 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.database.upsert import CHUNK_ROWS
 from app.delivery.queue import Change, destinations_of, enqueue, nudge
 from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
@@ -143,32 +142,28 @@ async def ingest(
     if not records:
         return outcome
 
-    new_ids: dict[str, int] = {}
     by_key = sorted(records, key=lambda entry: entry[2])  # key order: concurrent batches cannot deadlock
-    for start in range(0, len(by_key), CHUNK_ROWS):
-        inserted = await session.execute(
-            insert(IngressEvent)
-            .values(
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "domain": domain,
-                        "dedup_key": key,
-                        "record_type": RECORD_NAMES[type(record)],
-                        "payload": to_builtins(record),
-                        "outcome": "applied",
-                        "correlation_id": record.correlation_id or correlation_id,
-                        "received_at": now,
-                    }
-                    for _, record, key in by_key[start : start + CHUNK_ROWS]
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=[IngressEvent.tenant_id, IngressEvent.domain, IngressEvent.dedup_key]
-            )
-            .returning(IngressEvent.dedup_key, IngressEvent.id)
-        )
-        new_ids.update({row[0]: row[1] for row in inserted})
+    events = IngressEvent.__table__.c
+    # executemany of a one-row INSERT: compiled once, sent in multi-row pages (see app.database.upsert)
+    inserted = await session.execute(
+        insert(IngressEvent.__table__)  # type: ignore[arg-type]
+        .on_conflict_do_nothing(index_elements=[events.tenant_id, events.domain, events.dedup_key])
+        .returning(events.dedup_key, events.id),
+        [
+            {
+                "tenant_id": tenant_id,
+                "domain": domain,
+                "dedup_key": key,
+                "record_type": RECORD_NAMES[type(record)],
+                "payload": to_builtins(record),
+                "outcome": "applied",
+                "correlation_id": record.correlation_id or correlation_id,
+                "received_at": now,
+            }
+            for _, record, key in by_key
+        ],
+    )
+    new_ids: dict[str, int] = {row[0]: row[1] for row in inserted}
     fresh = [(index, record, key, new_ids[key]) for index, record, key in records if key in new_ids]
     outcome.duplicate += len(records) - len(fresh)
     outcome.accepted = len(fresh)
