@@ -18,6 +18,7 @@ from app.invoicing.pricing import PricedUsage, price_usage
 from app.metering.periods import BillingPeriod
 from app.metering.service import usage_between
 from app.plans.service import terms_of
+from app.plans.terms import PlanTerms
 from app.sla.report import SlaReport, sla_report
 from tenants.models import Tenant
 
@@ -29,6 +30,7 @@ class Statement:
     usage: dict[str, int]
     sla: SlaReport
     priced: PricedUsage
+    terms: PlanTerms
 
 
 async def statement_of(
@@ -38,7 +40,7 @@ async def statement_of(
     usage = await usage_between(session, tenant.id, period.starts_at, period.ends_at)
     report = await sla_report(session, tenant.id, tenant.name, tenant.plan, terms, period, now)
     return Statement(
-        tenant, period, usage, report, price_usage(terms.rate_card, usage, report.credit_percent)
+        tenant, period, usage, report, price_usage(terms.rate_card, usage, report.credit_percent), terms
     )
 
 

@@ -20,7 +20,6 @@ from app.invoicing.models import RetailerInvoice
 from app.invoicing.pricing import price_usage, rounded
 from app.invoicing.service import invoices_of, statement_of
 from app.metering.periods import BillingPeriod, forecast, period_at, period_named
-from app.plans.service import terms_of
 from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.sla.endpoints import report_download
 from tenants.branding import Brand
@@ -83,8 +82,8 @@ class PortalBillingController(Controller):
         now = services_of(request).clock.now()
         async with services_of(request).db.transaction(portal_user.db_scope()) as session:
             statement = await statement_of(session, await _tenant(session, tenant_id), chosen, now)
-            terms = await terms_of(session, statement.tenant)
         expected = forecast(statement.usage, chosen, now)
+        terms = statement.terms
         context = {
             "brand": brand,
             "me": portal_user,
