@@ -7,6 +7,7 @@ Redis database.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,9 +27,9 @@ from app.database.engine import Database, app_engine, async_url, owner_engine
 from app.database.migrations import upgrade
 from app.database.models import metadata
 from app.embedded import EmbeddedServices, ensure_services
-from app.factory import create_app
 from app.settings import Settings, load_settings
 from tests import factories
+from tests.app_cache import AppCache
 
 TEST_REDIS_DB = 15
 
@@ -67,10 +68,19 @@ async def _recreate_database(admin_url: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[tuple[Settings, EmbeddedServices]]:
+    """The machine's services, or embedded ones. Parallel workers (pytest-xdist) start or join the
+    embedded servers one at a time: the first starts them, the others find them running."""
     env = dict(os.environ)
     env.setdefault("DATA_DIR", ".shelfsync-test")
     env["COOKIE_SECURE"] = "true"
-    base, embedded = ensure_services(load_settings(env))
+    settings = load_settings(env)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.data_dir / ".services.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            base, embedded = ensure_services(settings)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     yield base, embedded
     embedded.stop()
 
@@ -185,9 +195,14 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime.now(UTC))
 
 
+@pytest.fixture(scope="session")
+def apps() -> AppCache:
+    return AppCache()
+
+
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(settings, clock=clock)
+def app(apps: AppCache, settings: Settings, clock: FrozenClock) -> Litestar:
+    return apps.app(settings, clock)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 T = TypeVar("T")
 
@@ -31,11 +31,16 @@ class LinkState(enum.Enum):
     BLACKHOLE = "blackhole"
 
 
-class TcpFaultProxy:
-    """Forwards ``127.0.0.1:<port>`` to ``upstream_host:upstream_port`` until told otherwise."""
+Upstream = tuple[str, int] | str
+"""Where the proxy forwards to: a TCP ``(host, port)``, or the path of a Unix socket (the embedded
+PostgreSQL and Redis listen on sockets only)."""
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
-        self.upstream = (upstream_host, upstream_port)
+
+class TcpFaultProxy:
+    """Forwards ``127.0.0.1:<port>`` to ``upstream`` until told otherwise."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
         self.port = 0
         self.connections = 0
         """How many client connections were accepted, whatever the state (a reconnect shows here)."""
@@ -48,11 +53,16 @@ class TcpFaultProxy:
         self._links: set[asyncio.Task[None]] = set()
 
     def address_of(self, url: str) -> str:
-        """``url`` (``postgresql://…``, ``redis://…``) with its host and port replaced by the proxy's."""
+        """``url`` (``postgresql://…``, ``redis://…``, ``unix://…``) pointed at the proxy instead."""
         parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        if parts.scheme == "unix":  # redis over a socket: the database number moves into the path
+            database = query.get("db", ["0"])[0]
+            return f"redis://127.0.0.1:{self.port}/{database}"
+        query.pop("host", None)  # PostgreSQL's socket directory
         userinfo = parts.netloc.rpartition("@")[0]
         netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, doseq=True)))
 
     # -- driving it from the test's thread ------------------------------------------------------
 
@@ -142,7 +152,10 @@ class TcpFaultProxy:
             _reset(writer)
             return
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+            if isinstance(self.upstream, str):
+                upstream_reader, upstream_writer = await asyncio.open_unix_connection(self.upstream)
+            else:
+                upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
             _reset(writer)
             return
@@ -178,13 +191,25 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+def upstream_of(url: str) -> Upstream:
+    """The TCP address or Unix socket a service URL names: ``postgresql://u@h:p/db``,
+    ``postgresql://u@/db?host=/socket/dir`` (libpq's socket file in that directory), ``redis://h:p/0``
+    or ``unix:///path/redis.socket?db=0``."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if socket_dir.startswith("/"):
+        return f"{socket_dir}/.s.PGSQL.{parts.port or 5432}"
+    if not (parts.hostname and parts.port):
+        raise ValueError(f"{url} needs a host and a port, or a socket, to be proxied")
+    return (parts.hostname, parts.port)
+
+
 @contextmanager
 def proxied(url: str) -> Iterator[TcpFaultProxy]:
-    """A started proxy in front of the host and port of ``url``, stopped afterwards."""
-    parts = urlsplit(url)
-    if not (parts.hostname and parts.port):
-        raise ValueError(f"{url} needs a host and a port to be proxied")
-    proxy = TcpFaultProxy(parts.hostname, parts.port)
+    """A started proxy in front of the service ``url`` names, stopped afterwards."""
+    proxy = TcpFaultProxy(upstream_of(url))
     proxy.start()
     try:
         yield proxy

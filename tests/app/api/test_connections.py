@@ -4,7 +4,6 @@ returned, the template's real connection check, partner-derived templates with l
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,11 @@ from app.connections.models import Connection
 from app.connections.templates import derive_template
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.factory import create_app
 from app.settings import Settings
 from tenants.audit import Actor, AuditEntry
 from tests import factories
 from tests.app.api.calls import assert_problem, bearer
+from tests.app_cache import AppCache, with_empty_file_root
 from tests.connectors.flatfile.sftp_server import SftpServer, sftp_server_in_thread
 from tests.factories import World
 
@@ -36,9 +35,11 @@ def server(tmp_path: Path) -> Iterator[SftpServer]:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, tmp_path: Path) -> Litestar:
-    """The app with tenant file folders under this test's temporary folder."""
-    return create_app(replace(settings, file_root=tmp_path / "files"), clock=clock)
+def app(
+    apps: AppCache, settings: Settings, clock: FrozenClock, tmp_path_factory: pytest.TempPathFactory
+) -> Litestar:
+    """The app with tenant file folders under a folder of the run's, emptied before each test."""
+    return apps.app(with_empty_file_root(settings, tmp_path_factory), clock)
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ class TestCreateConnection:
         assert_problem(response, 409, "duplicate-name")
 
     async def test_local_folder_must_stay_inside_the_tenant_folder(
-        self, client: AsyncTestClient[Any], key: str, world: World, tmp_path: Path
+        self, client: AsyncTestClient[Any], app: Litestar, key: str, world: World
     ) -> None:
         outside = {"name": "etc", "template": "flatfile", "config": {"transport": "folder", "path": "/etc"}}
         problem = assert_problem(
@@ -139,7 +140,7 @@ class TestCreateConnection:
             {"name": "drop", "template": "flatfile", "config": {"transport": "folder", "path": "pos"}},
         )
         assert inside["config"]["path"] == str(
-            (tmp_path / "files" / str(world.tenant_a1.id) / "pos").resolve()
+            (app.state.services.settings.file_root / str(world.tenant_a1.id) / "pos").resolve()
         )
 
 

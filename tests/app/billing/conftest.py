@@ -17,10 +17,10 @@ from app.billing.service import ensure_billing_account, hour_floor
 from app.clock import FrozenClock
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.factory import create_app
 from app.metering.service import meter
 from app.settings import Settings
 from connectors.sandboxes.stripe import create_app as create_stripe_sandbox
+from tests.app_cache import AppCache
 from tests.connectors.serving import serve_in_thread
 from tests.factories import World
 
@@ -81,8 +81,8 @@ def billing_settings(settings: Settings, stripe_sandbox: StripeSandbox) -> Setti
 
 
 @pytest.fixture
-def app(billing_settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(billing_settings, clock=clock)
+def app(apps: AppCache, billing_settings: Settings, clock: FrozenClock) -> Litestar:
+    return apps.app(billing_settings, clock)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ folder, two keys of one retailer (proposer and approver), and the worker's runti
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -15,22 +13,24 @@ from app.clock import FrozenClock
 from app.connections.service import tenant_folder
 from app.crypto import SecretBox
 from app.database.engine import Database
-from app.factory import create_app
 from app.promotions.deploy import Runtime
 from app.settings import Settings
 from tests import factories
 from tests.app.promotions.estate import SCOPES, Estate, build_estate, sandboxes
+from tests.app_cache import AppCache, with_empty_file_root
 from tests.factories import World
 
 
 @pytest.fixture
-def files_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return replace(settings, file_root=tmp_path / "files")
+def files_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The settings with a tenant file folder of the run's, emptied before each test (the same settings
+    each time, so the built app is reused)."""
+    return with_empty_file_root(settings, tmp_path_factory)
 
 
 @pytest.fixture
-def app(files_settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(files_settings, clock=clock)
+def app(apps: AppCache, files_settings: Settings, clock: FrozenClock) -> Litestar:
+    return apps.app(files_settings, clock)
 
 
 @pytest.fixture

@@ -58,10 +58,11 @@ def expect_everywhere(estate: Estate, *, promoted: bool) -> dict[str, dict[Any, 
 
 
 class TestLargeDeployment:
-    # 720,000 store-file rows written and read back twice: ~60 s on a quiet 2-core machine, past the
-    # suite's 120 s limit when other work shares the cores; its speed is measured by bench.promotion
+    # 720,000 store-file rows written and read back: ~30 s on a quiet 2-core machine, past the suite's
+    # 120 s limit when other work shares the cores; its speed is measured by bench.promotion. Rollback
+    # everywhere is shown on the small estate (TestPauseAndRollback), where it costs a second, not 30.
     @pytest.mark.timeout(300)
-    async def test_1200_skus_600_stores_shop_and_marketplace_deployed_verified_then_rolled_back(
+    async def test_1200_skus_600_stores_shop_and_marketplace_deployed_and_verified_in_sequence(
         self,
         client: AsyncTestClient[Any],
         keys: tuple[str, str],
@@ -98,13 +99,6 @@ class TestLargeDeployment:
             assert all(d["lateness_seconds"] > 0 for d in deployments.values())
             assert len(list((folder / "outbound").glob("prices_*.csv"))) == 600
             assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=True)
-
-            rolled = await estate.call("POST", f"/promotions/{promotion_id}/rollback", reason="wrong week")
-            assert rolled.json()["state"] == "rolled_back"
-            await run_due(runtime, db, clock)
-            deployments = await estate.deployments(promotion_id)
-            assert {d["status"] for d in deployments.values()} == {"rolled_back"}
-            assert await estate.prices_everywhere() == expect_everywhere(estate, promoted=False)
 
 
 class TestFailures:
