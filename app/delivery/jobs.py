@@ -3,12 +3,14 @@ row (urgent stock), and a once-a-second sweep for work whose batch window or eff
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from typing import Any
 
 import structlog
 from arq import ArqRedis
+from redis.exceptions import LockNotOwnedError, RedisError
 
 from app.database.scope import DbScope
 from app.delivery.service import Deliverer, due_destinations
@@ -42,8 +44,29 @@ def deliverer(ctx: dict[str, Any]) -> Deliverer:
     return Deliverer(ctx["settings"], ctx["db"], ctx["redis"], ctx["clock"].now)
 
 
+def delivering_key(destination_id: str) -> str:
+    return f"shelfsync:delivering:{destination_id}"
+
+
 async def deliver_destination(ctx: dict[str, Any], destination_id: str) -> str:
-    report = await deliverer(ctx).deliver_due(uuid.UUID(destination_id))
+    """Deliver one destination's due work, if no other job (on any worker) is doing so already.
+
+    One job a destination at a time: jobs started each second for a big queue would otherwise claim
+    beside each other, each sorting and locking the same head of the queue, in ever smaller batches.
+    The running job claims urgent rows first at its next batch, so a wake that finds it busy loses
+    nothing. The lock lives as long as a lease and is renewed before each batch: a killed worker's lock
+    lapses when its batch's lease does, and the next job takes over."""
+    lease_seconds = ctx["settings"].delivery_lease_seconds
+    lock = ctx["redis"].lock(delivering_key(destination_id), timeout=lease_seconds, blocking=False)
+    if not await lock.acquire():
+        return "busy: another job is delivering this destination"
+    try:
+        report = await deliverer(ctx).deliver_due(uuid.UUID(destination_id), before_batch=lock.reacquire)
+    except LockNotOwnedError:
+        return "lock lost: a batch outlasted its lease; the next job goes on"
+    finally:
+        with contextlib.suppress(RedisError):  # not ours any more, or Redis away: it lapses by itself
+            await lock.release()
     return f"delivered {report.delivered}, retried {report.retried}, dead-lettered {report.dead_lettered}"
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,7 +37,15 @@ class QueuedDelivery(Base):
     __tablename__ = "delivery_queue"
     __table_args__ = (
         UniqueConstraint("destination_id", "entity_key"),
-        Index("ix_delivery_queue_due", "destination_id", "due_at"),
+        # the claim's order (urgent first, then oldest due): a claim reads the head of its destination's
+        # range instead of sorting every due row (a 250,000-price publish made that a sort per batch)
+        Index(
+            "ix_delivery_queue_claim",
+            "destination_id",
+            text("is_urgent DESC"),
+            "due_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

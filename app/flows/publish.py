@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.queue import Change, enqueue
@@ -17,6 +17,9 @@ from app.inventory.service import availability
 from app.prices.models import PriceEntry
 
 PUBLISH_TASK = "publish_flow"
+BULK_ROWS = 10_000
+"""A full run queueing at least this many rows refreshes the queue's planner statistics in its
+transaction: planned for the empty queue it was, each claim would sort every due row."""
 
 
 async def queue_publish(session: AsyncSession, flow: Flow, now: datetime, correlation_id: str | None) -> Run:
@@ -48,6 +51,9 @@ async def publish_all(session: AsyncSession, flow: Flow, run: Run, now: datetime
         changes: list[Change] = price_changes(flow, prices, now, correlation_id)
         for destination in destinations:
             await enqueue(session, flow.tenant_id, destination.id, changes, now)
+    if read * len(destinations) >= BULK_ROWS:
+        # the queue just grew by a bulk: let the planner know before the claims start (app.delivery)
+        await session.execute(text("SELECT shelfsync_analyze_delivery_queue()"))
     run.read_count = read
     run.status = "succeeded"
     run.finished_at = now
