@@ -38,7 +38,9 @@ def _prices(settings: Settings, quick: bool) -> dict[str, Any]:
 
 
 def _promotion(settings: Settings, quick: bool) -> dict[str, Any]:
-    figures = asyncio.run(promotion.run(settings, promotion.stores_for(quick), 2, None))
+    figures = asyncio.run(
+        promotion.run(settings, promotion.stores_for(quick), 2, None, promotion.skus_for(quick))
+    )
     figures["quick"] = quick
     return figures
 

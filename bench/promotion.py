@@ -88,14 +88,16 @@ async def until(
         await asyncio.sleep(0.25)
 
 
-async def run(settings: Settings, stores: int, workers: int, profile: str | None) -> dict[str, Any]:
+async def run(
+    settings: Settings, stores: int, workers: int, profile: str | None, skus: int = SKUS
+) -> dict[str, Any]:
     async with running_stack(settings, sandboxes={}, workers=workers, profile=profile) as stack:
         boxes = await start_sandboxes(stack)
         key = await make_tenant(settings, "promotion")
         async with api_client(stack, key) as client:
             folder = Path("pos")  # inside the tenant's file root; the bench reads it back through the API
             started = time.perf_counter()
-            estate = await build_estate(client, key, key, boxes, folder, skus=SKUS, stores=stores)
+            estate = await build_estate(client, key, key, boxes, folder, skus=skus, stores=stores)
             setup_seconds = time.perf_counter() - started
             starts_at = datetime.now(UTC) + timedelta(seconds=WINDOW_LEAD_SECONDS)
             activated = await estate.promote(starts_at, requires_second_approver=False)
@@ -130,9 +132,9 @@ async def run(settings: Settings, stores: int, workers: int, profile: str | None
     all_verified = max(verified) if all(v is not None for v in verified) else None
     restored_after = [since(d["restored_at"], requested) for d in restored]
     return {
-        "skus": SKUS,
+        "skus": skus,
         "stores": stores,
-        "store_file_rows": SKUS * stores,
+        "store_file_rows": skus * stores,
         "workers": workers,
         "setup_seconds": round(setup_seconds, 1),
         "destinations": per_destination,
@@ -177,30 +179,39 @@ def stores_for(quick: bool) -> int:
     return 12 if quick else 600
 
 
+def skus_for(quick: bool) -> int:
+    """A quick run promotes 300 SKUs: the channels' calls (Shopify's cost-throttled GraphQL) scale with
+    SKUs, and the quick run is a smoke test, not a measurement."""
+    return 300 if quick else SKUS
+
+
 def goals(figures: dict[str, Any]) -> list[Goal]:
     """The DESIGN §8 line this benchmark measures; judged only at 600 stores."""
     total, stores = figures["all_verified_after_window_start_s"], figures["stores"]
     is_met = total is not None and total <= GOAL_SECONDS and not figures["failed"]
+    full = stores >= 600 and figures["skus"] >= SKUS
     return [
         Goal(
             f"promotion {SKUS:,} SKUs × 600 stores + 2 channels verified",
-            f"{total} s at {stores} stores" if total is not None else f"not all verified ({stores} stores)",
+            f"{total} s at {figures['skus']:,} × {stores} stores"
+            if total is not None
+            else f"not all verified ({stores} stores)",
             f"≤ {GOAL_SECONDS} s after the window starts",
-            is_met if stores >= 600 or not is_met else None,
+            is_met if full or not is_met else None,
         )
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="12 stores instead of 600")
+    parser.add_argument("--quick", action="store_true", help="300 SKUs × 12 stores instead of 1,200 × 600")
     parser.add_argument("--stores", type=int)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", help="run one process under cProfile: web, worker-1, …")
     args = parser.parse_args()
     stores = args.stores or stores_for(args.quick)
     with services("promotion") as settings:
-        figures = asyncio.run(run(settings, stores, args.workers, args.profile))
+        figures = asyncio.run(run(settings, stores, args.workers, args.profile, skus_for(args.quick)))
     report(figures)
     for name, text in figures["profiles"].items():
         print(f"\ncProfile of {name}:\n{text}")

@@ -205,8 +205,10 @@ def scratch_settings(name: str) -> tuple[Settings, EmbeddedServices]:
 def process_env(settings: Settings) -> dict[str, str]:
     """The environment that makes ``shelfsync serve``/``worker`` use exactly these services and keys."""
     keys = ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in settings.encryption_keys)
+    # bytecode is written and reused: without it every process compiles the app again (~4 s a start)
+    inherited = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
     return {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
         "SECRET_KEY": settings.secret_key,

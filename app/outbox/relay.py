@@ -103,6 +103,7 @@ class OutboxRelay:
                     listener = await self.db.engine.connect()
                     raw = await listener.get_raw_connection()
                     await raw.driver_connection.add_listener(CHANNEL, self._notified)  # type: ignore[union-attr]
+                self._wake.clear()  # before draining: a NOTIFY that arrives meanwhile wakes the next round
                 await self.drain()
             except asyncio.CancelledError:
                 raise
@@ -112,6 +113,5 @@ class OutboxRelay:
                     with contextlib.suppress(Exception):
                         await listener.invalidate()
                     listener = None
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
