@@ -26,6 +26,7 @@ from connectors.manifest.interpolation import (
 )
 from connectors.manifest.schema import manifest_problems
 from connectors.sdk.auth import ApiKeyAuth, AuthKind, BearerAuth, OAuth2Auth, OAuth2Settings
+from connectors.sdk.built_cache import BuiltCache
 from connectors.sdk.config import check_schema, secret_fields
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.domains import Domain, Kind
@@ -744,8 +745,7 @@ def parse_manifest_text(source: Mapping[str, Any] | str) -> dict[str, Any]:
     return parsed
 
 
-_built: dict[str, Manifest] = {}
-_BUILT_SIZE = 256
+_built: BuiltCache[Manifest] = BuiltCache(256)
 
 
 def load_manifest(source: Mapping[str, Any] | str) -> Manifest:
@@ -754,14 +754,7 @@ def load_manifest(source: Mapping[str, Any] | str) -> Manifest:
     A manifest already built (the same canonical JSON) is returned as it was built: a worker builds a
     connection's manifest once, not once per batch (validating its config schema costs ~0.15 s)."""
     spec = parse_manifest_text(source)
-    key = json.dumps(spec, sort_keys=True, default=str)
-    built = _built.get(key)
-    if built is None:
-        built = _build_manifest(spec)
-        if len(_built) >= _BUILT_SIZE:
-            _built.pop(next(iter(_built)))
-        _built[key] = built
-    return built
+    return _built.get(json.dumps(spec, sort_keys=True, default=str), lambda: _build_manifest(spec))
 
 
 def _build_manifest(spec: dict[str, Any]) -> Manifest:

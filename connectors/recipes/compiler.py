@@ -11,7 +11,6 @@ import copy
 import json
 import math
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,6 +34,7 @@ from connectors.recipes.spec import (
     parse_recipe,
 )
 from connectors.recipes.units import convert, factor
+from connectors.sdk.built_cache import BuiltCache
 
 _CACHE_SIZE = 512
 _MISSING = object()
@@ -170,8 +170,7 @@ class CompiledRecipe:
             raise RecipeError(f"output.{path}" if path else "output", reason) from None
 
 
-_cache: dict[str, CompiledRecipe] = {}
-_cache_lock = threading.Lock()
+_compiled: BuiltCache[CompiledRecipe] = BuiltCache(_CACHE_SIZE)
 
 
 def compile_recipe(spec: Mapping[str, Any] | Recipe) -> CompiledRecipe:
@@ -180,18 +179,7 @@ def compile_recipe(spec: Mapping[str, Any] | Recipe) -> CompiledRecipe:
     Raises ``InvalidRecipeError`` listing every problem when ``spec`` is not a valid recipe.
     """
     key = spec.fingerprint if isinstance(spec, Recipe) else fingerprint(spec)
-    compiled = _cache.get(key)
-    if compiled is not None:
-        return compiled
-    recipe = spec if isinstance(spec, Recipe) else parse_recipe(spec)
-    with _cache_lock:
-        compiled = _cache.get(key)
-        if compiled is None:
-            compiled = _build(recipe)
-            if len(_cache) >= _CACHE_SIZE:
-                _cache.pop(next(iter(_cache)))
-            _cache[key] = compiled
-    return compiled
+    return _compiled.get(key, lambda: _build(spec if isinstance(spec, Recipe) else parse_recipe(spec)))
 
 
 def _build(recipe: Recipe) -> CompiledRecipe:
