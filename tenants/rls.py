@@ -15,6 +15,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
         CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
     END IF;
+EXCEPTION
+    -- roles belong to the cluster: two databases migrated at once may both find it missing
+    WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $$;
 """

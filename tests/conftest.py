@@ -11,6 +11,7 @@ import fcntl
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -74,15 +75,23 @@ def services() -> Iterator[tuple[Settings, EmbeddedServices]]:
     env.setdefault("DATA_DIR", ".shelfsync-test")
     env["COOKIE_SECURE"] = "true"
     settings = load_settings(env)
+    with services_lock(settings):
+        base, embedded = ensure_services(settings)
+    yield base, embedded
+    embedded.stop()
+
+
+@contextmanager
+def services_lock(settings: Settings) -> Iterator[None]:
+    """Held by one test worker at a time: starting or joining embedded servers, and migrating (the
+    first migration of a cluster creates its roles, which every database of it shares)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with (settings.data_dir / ".services.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            base, embedded = ensure_services(settings)
+            yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    yield base, embedded
-    embedded.stop()
 
 
 def scratch_database(base: Settings, name: str) -> Settings:
@@ -151,7 +160,8 @@ def settings(services: tuple[Settings, EmbeddedServices]) -> Iterator[Settings]:
     assert migrated.redis_url
     redis_db = _claim_redis_db(migrated.redis_url)
     migrated = replace(migrated, redis_url=_with_redis_db(migrated.redis_url, redis_db))
-    upgrade(migrated)
+    with services_lock(migrated):
+        upgrade(migrated)
     yield migrated
     _release_redis_db(migrated.redis_url or "")
     assert base.database_url
