@@ -123,6 +123,11 @@ async def wire(client: AsyncTestClient[Any], key: str, shop: Shop, **settings: A
     return Wiring(body["id"], body["destinations"][0]["id"], connection.json()["id"], "web stock")
 
 
+def job_ctx(settings: Settings, db: Database, redis: Redis, clock: FrozenClock) -> dict[str, Any]:
+    """What a worker hands its jobs (``ctx``), built from the test's services and clock."""
+    return {"settings": settings, "db": db, "redis": redis, "clock": clock}
+
+
 @pytest.fixture
 def deliverer(settings: Settings, db: Database, redis: Redis, clock: FrozenClock) -> Deliverer:
     return Deliverer(settings, db, redis, clock.now)

@@ -12,7 +12,7 @@ from app.clock import FrozenClock
 from app.database.engine import Database
 from app.delivery.jobs import deliver_destination, delivering_key
 from app.settings import Settings
-from tests.app.sync.conftest import Shop, push, wire
+from tests.app.sync.conftest import Shop, job_ctx, push, wire
 
 
 class TestOneJobADestination:
@@ -29,7 +29,7 @@ class TestOneJobADestination:
         wiring = await wire(client, key, shop)
         response = await push(client, key, [{"sku": "SKU-002", "location": "WH1", "on_hand": 1}])
         assert response.json()["accepted"] == 1  # low stock: urgent, due now
-        ctx = {"settings": settings, "db": db, "redis": redis, "clock": clock}
+        ctx = job_ctx(settings, db, redis, clock)
 
         running = redis.lock(delivering_key(wiring.destination_id), timeout=60)
         assert await running.acquire(blocking=False)  # another worker's job is delivering it

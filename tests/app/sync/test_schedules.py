@@ -18,12 +18,8 @@ from app.flows.models import Flow, Run
 from app.outbox.models import OutboxMessage
 from app.settings import Settings
 from tests.app.api.calls import bearer
-from tests.app.sync.conftest import WRITES, Shop
+from tests.app.sync.conftest import WRITES, Shop, job_ctx
 from tests.app.sync.test_sources import connect, save_recipe
-
-
-def ctx(settings: Settings, db: Database, redis: Redis, clock: FrozenClock) -> dict[str, Any]:
-    return {"settings": settings, "db": db, "redis": redis, "clock": clock}
 
 
 async def runs_and_tasks(db: Database) -> tuple[list[tuple[str, str]], list[str]]:
@@ -77,19 +73,19 @@ class TestCrons:
             assert flow is not None
             flow.next_run_at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
-        assert await schedule_pulls(ctx(settings, db, redis, clock)) == "queued 0"  # 09:58:30, not yet
+        assert await schedule_pulls(job_ctx(settings, db, redis, clock)) == "queued 0"  # 09:58:30, not yet
         clock.advance(timedelta(minutes=2))  # 10:00:30
-        assert await schedule_pulls(ctx(settings, db, redis, clock)) == "queued 1"
-        assert await schedule_pulls(ctx(settings, db, redis, clock)) == "queued 0"  # next one is 11:00
+        assert await schedule_pulls(job_ctx(settings, db, redis, clock)) == "queued 1"
+        assert await schedule_pulls(job_ctx(settings, db, redis, clock)) == "queued 0"  # next one is 11:00
         async with db.transaction(DbScope.system()) as session:
             flow = await session.scalar(select(Flow))
             assert flow is not None
             assert flow.next_run_at == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
 
         clock.advance(timedelta(minutes=29, seconds=30))  # 10:30:00
-        assert await reconcile_due(ctx(settings, db, redis, clock)) == "queued 1"
+        assert await reconcile_due(job_ctx(settings, db, redis, clock)) == "queued 1"
         clock.advance(timedelta(minutes=1))
-        assert await reconcile_due(ctx(settings, db, redis, clock)) == "queued 0"
+        assert await reconcile_due(job_ctx(settings, db, redis, clock)) == "queued 0"
         runs, tasks = await runs_and_tasks(db)
         assert runs == [("incremental", "queued"), ("reconcile", "queued")]
         assert tasks == ["pull_flow", "reconcile_flow"]
