@@ -14,7 +14,7 @@ from app.factory import create_app
 from app.settings import Settings
 
 
-class TestClockHand:
+class ClockHand:
     """The clock a shared app reads: it shows the time of the running test's ``clock``."""
 
     def __init__(self) -> None:
@@ -30,10 +30,10 @@ class AppCache:
 
     Building the app (route and signature registration) costs about half a second; each test still
     starts and stops the app's lifespan (its own database pool) through its own client, and reads its
-    own frozen clock through the shared :class:`TestClockHand`."""
+    own frozen clock through the shared :class:`ClockHand`."""
 
     def __init__(self) -> None:
-        self.hand = TestClockHand()
+        self.hand = ClockHand()
         self._apps: dict[Settings, Litestar] = {}
 
     def app(self, settings: Settings, clock: FrozenClock) -> Litestar:
