@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from app.alerts.endpoints import AlertIncidentController, AlertRuleController
 from app.api.api_keys import ApiKeyController
+from app.api.rate_limit import RateLimitHeaders
 from app.api.tenant import TenantController
 from app.billing.endpoints import StripeHookController
 from app.clock import Clock, SystemClock
@@ -148,6 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         ],
         security=[{"apiKey": []}],
         before_request=require_json_body,
+        middleware=[RateLimitHeaders],
     )
     app = Litestar(
         route_handlers=[

@@ -1,8 +1,9 @@
 """API key authentication and scope checks for ``/api/v1``.
 
 401 for a missing, malformed, unknown or revoked key; 403 when the key lacks the route's scope; 429 for
-an address that sent too many wrong keys. All are problem documents, and none says which of the reasons
-applied beyond what is safe.
+an address that sent too many wrong keys, or a key over its plan's request rate
+(``app.api.rate_limit``). All are problem documents, and none says which of the reasons applied beyond
+what is safe.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.rate_limit import refuse_over_budget, remember_headers, spend
 from app.database.scope import DbScope
 from app.http.problems import Problem
 from app.http.state import services_of
 from app.metering.service import count_api_call
+from app.plans.service import quotas_of
 from tenants.api_keys import ApiPrincipal, authenticate_api_key
 
 log = structlog.get_logger(__name__)
@@ -102,10 +105,14 @@ async def api_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiPr
             headers={"Retry-After": str(wait)},
         )
     now = services.clock.now()
+    budget = None
     async with services.db.transaction(DbScope.system()) as session:
         found = await authenticate_api_key(session, token, now)
-        if found is not None:  # metered with the authentication, so a call is counted exactly once
-            await count_api_call(session, found.tenant_id, now)
+        if found is not None:
+            budget = await spend(services.redis, found.key_id, await quotas_of(session, found.tenant_id))
+            if budget is None or budget.taken.is_allowed:
+                # metered with the authentication, so a call is counted exactly once (a refused one never)
+                await count_api_call(session, found.tenant_id, now)
     if found is None:
         await throttle.record_failure(address)
         log.info("api.key_refused", client=address)
@@ -115,6 +122,11 @@ async def api_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiPr
             type_slug="invalid-api-key",
             headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
         )
+    if budget is not None:
+        remember_headers(connection.scope, budget)
+        if not budget.taken.is_allowed:
+            log.info("api.rate_limited", key_id=str(found.key_id))
+            raise refuse_over_budget(budget)
     connection.scope.setdefault("state", {})["api_principal"] = found
     structlog.contextvars.bind_contextvars(tenant_id=str(found.tenant_id))
     return found

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.plans.models import Plan
-from app.plans.terms import DEFAULT_TERMS, PlanTerms
+from app.plans.terms import DEFAULT_TERMS, PlanTerms, Quotas
 from tenants.models import Tenant
 
 DEFAULT_KEY = "standard"
@@ -22,6 +22,16 @@ async def terms_of(session: AsyncSession, tenant: Tenant) -> PlanTerms:
         select(Plan).where(Plan.partner_id == tenant.partner_id, Plan.key == tenant.plan)
     )
     return DEFAULT_TERMS if row is None else msgspec.convert(row.terms, PlanTerms)
+
+
+async def quotas_of(session: AsyncSession, tenant_id: uuid.UUID) -> Quotas:
+    """The quotas of the retailer's plan, in one query (it runs on every API request)."""
+    raw = await session.scalar(
+        select(Plan.terms["quotas"])
+        .join(Tenant, (Tenant.partner_id == Plan.partner_id) & (Tenant.plan == Plan.key))
+        .where(Tenant.id == tenant_id)
+    )
+    return DEFAULT_TERMS.quotas if raw is None else msgspec.convert(raw, Quotas)
 
 
 async def partner_plans(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, PlanTerms]:

@@ -4,6 +4,7 @@ partner starts from."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -53,10 +54,33 @@ class RateCard(msgspec.Struct, forbid_unknown_fields=True):
     """SLA credits of a period never exceed this share of its charges."""
 
 
+class Quota(msgspec.Struct, forbid_unknown_fields=True):
+    """A count's limits: at ``soft`` the retailer is warned (a portal banner, a note to the partner), at
+    ``hard`` new work is refused (``quota-exceeded``). Null means no such limit."""
+
+    soft: int | None = None
+    hard: int | None = None
+
+
+class Quotas(msgspec.Struct, forbid_unknown_fields=True):
+    """What a retailer on the plan may use: the partner sets them per plan, and picks each retailer's."""
+
+    api_requests_per_second: float = 1000.0
+    """Each API key's sustained rate (a token bucket shared by every web process)."""
+    api_burst: int = 2000
+    """Requests a key may send at once before the rate applies."""
+    connections: Quota = msgspec.field(default_factory=lambda: Quota(soft=40, hard=50))
+    events_per_month: Quota = msgspec.field(default_factory=lambda: Quota(soft=40_000_000, hard=50_000_000))
+    """Events accepted through the API and webhooks in a calendar month (UTC)."""
+    concurrency: int = 4
+    """Jobs of the retailer that run at once on the shared workers, per lane (urgent, bulk)."""
+
+
 class PlanTerms(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     objectives: list[SlaObjective] = msgspec.field(default_factory=list)
     rate_card: RateCard = msgspec.field(default_factory=RateCard)
+    quotas: Quotas = msgspec.field(default_factory=Quotas)
 
 
 DEFAULT_TERMS = PlanTerms(
@@ -127,6 +151,7 @@ def terms_problems(terms: PlanTerms) -> list[dict[str, str]]:
             problem(f"{at}.credit_percent", "between 0 and 100")
         if objective.within_seconds <= 0:
             problem(f"{at}.within_seconds", "a number of seconds above 0")
+    quota_problems(terms.quotas, problem)
     card = terms.rate_card
     if not is_currency(card.currency):
         problem("rate_card.currency", "an ISO 4217 code such as EUR")
@@ -157,6 +182,23 @@ def terms_problems(terms: PlanTerms) -> list[dict[str, str]]:
             else:
                 last = tier.up_to
     return problems
+
+
+def quota_problems(quotas: Quotas, problem: Callable[[str, str], None]) -> None:
+    if not quotas.api_requests_per_second > 0:
+        problem("quotas.api_requests_per_second", "a rate above 0")
+    if quotas.api_burst < 1:
+        problem("quotas.api_burst", "at least 1")
+    if not 1 <= quotas.concurrency <= 100:
+        problem("quotas.concurrency", "between 1 and 100")
+    for name in ("connections", "events_per_month"):
+        quota: Quota = getattr(quotas, name)
+        for level in ("soft", "hard"):
+            value = getattr(quota, level)
+            if value is not None and value < 1:
+                problem(f"quotas.{name}.{level}", "at least 1, or null for no limit")
+        if quota.soft is not None and quota.hard is not None and quota.soft > quota.hard:
+            problem(f"quotas.{name}.soft", "at most the hard limit")
 
 
 def objective_of(terms: PlanTerms, key: str) -> SlaObjective | None:

@@ -159,6 +159,10 @@ class TestMonthlyInvoice:
             "rate_card.meters[0].tiers[0].up_to",
         ),
         ({"name": "x", "rate_card": {"meters": [{"meter": "beans"}]}}, "rate_card.meters[0].meter"),
+        ({"name": "x", "quotas": {"api_requests_per_second": 0}}, "quotas.api_requests_per_second"),
+        ({"name": "x", "quotas": {"concurrency": 0}}, "quotas.concurrency"),
+        ({"name": "x", "quotas": {"connections": {"soft": 9, "hard": 5}}}, "quotas.connections.soft"),
+        ({"name": "x", "quotas": {"events_per_month": {"hard": 0}}}, "quotas.events_per_month.hard"),
     ],
 )
 def test_plan_terms_name_the_path_of_each_problem(terms: dict[str, Any], path: str) -> None:
