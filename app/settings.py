@@ -92,6 +92,10 @@ class Settings:
     """``DELIVERY_LEASE_SECONDS``: how long a worker holds the rows of a batch it is delivering; rows of
     a worker that died become claimable again after this (default 120, longer than any write)."""
 
+    worker_max_jobs: int = 20
+    """``WORKER_MAX_JOBS``: jobs one worker process runs at once (default 20). Each retailer's share of
+    all workers is capped by its plan's ``concurrency``, so one retailer never takes them all."""
+
     database_connect_timeout: float = 3.0
     """``DATABASE_CONNECT_TIMEOUT``: seconds to open a PostgreSQL connection before giving up (default 3);
     with PostgreSQL unreachable, a request answers 503 within this rather than hanging."""
@@ -311,6 +315,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         delivery_lease_seconds=_positive_int(
             "DELIVERY_LEASE_SECONDS", get("DELIVERY_LEASE_SECONDS") or "120"
         ),
+        worker_max_jobs=_positive_int("WORKER_MAX_JOBS", get("WORKER_MAX_JOBS") or "20"),
         database_connect_timeout=_positive_seconds(
             "DATABASE_CONNECT_TIMEOUT", get("DATABASE_CONNECT_TIMEOUT") or "3"
         ),

@@ -40,6 +40,7 @@ from app.clock import Clock, SystemClock
 from app.database.engine import Database, app_engine
 from app.delivery.jobs import DELIVER_TASK, deliver_destination, dispatch_due, nudge_delivery
 from app.delivery.queue import NUDGE_TASK
+from app.dispatch.slots import holds_slot
 from app.flows.jobs import publish_flow, pull_flow, reconcile_due, reconcile_flow, schedule_pulls
 from app.flows.publish import PUBLISH_TASK
 from app.flows.pull import PULL_TASK
@@ -119,7 +120,8 @@ def observed(job: Job) -> Job:
 
 
 def observed_function(function: Function) -> Function:
-    return dataclasses.replace(function, coroutine=observed(function.coroutine))
+    """The job as a unit of work, giving back its fair-queue slot when it ends (:mod:`app.dispatch`)."""
+    return dataclasses.replace(function, coroutine=holds_slot(observed(function.coroutine)))
 
 
 def observed_cron(job: CronJob) -> CronJob:
@@ -139,7 +141,7 @@ class WorkerSettings:
     queue_name = QUEUE_NAME
     job_timeout = 300
     keep_result = 3600
-    max_jobs = 20
+    max_jobs = 20  # the default of settings.worker_max_jobs (WORKER_MAX_JOBS)
 
 
 async def release_resources(ctx: dict[str, Any]) -> None:
@@ -198,7 +200,7 @@ def build_worker(
         on_shutdown=on_shutdown,
         job_timeout=WorkerSettings.job_timeout,
         keep_result=WorkerSettings.keep_result,
-        max_jobs=WorkerSettings.max_jobs,
+        max_jobs=settings.worker_max_jobs,
         burst=burst,
         poll_delay=0 if burst else 0.5,
         handle_signals=not burst,

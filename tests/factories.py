@@ -6,9 +6,15 @@ import functools
 import itertools
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import update
 
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.plans.service import save_plan
+from app.plans.terms import DEFAULT_TERMS, Quotas
 from tenants.api_keys import create_api_key
 from tenants.audit import Actor
 from tenants.models import Partner, Tenant, User
@@ -118,3 +124,12 @@ async def build_world(db: Database) -> World:
         db, Role.RETAILER_ADMIN, tenant=world.tenant_b1, email="admin@b1.example"
     )
     return world
+
+
+async def put_on_plan(db: Database, tenant: Tenant, key: str, quotas: Quotas, now: datetime) -> None:
+    """Give the tenant's partner a plan ``key`` (the default terms with these quotas) and move the
+    tenant onto it."""
+    terms = msgspec.structs.replace(DEFAULT_TERMS, name=key, quotas=quotas)
+    async with db.transaction(DbScope.system()) as session:
+        await save_plan(session, tenant.partner_id, key, terms, now)
+        await session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plan=key))

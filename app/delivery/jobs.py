@@ -9,12 +9,14 @@ import uuid
 from typing import Any
 
 import structlog
-from arq import ArqRedis
 from redis.exceptions import LockNotOwnedError, RedisError
 
 from app.database.scope import DbScope
-from app.delivery.service import Deliverer, due_destinations
+from app.delivery.service import Deliverer, DueDestination, due_destinations
+from app.dispatch.fair_queue import FairJob, Lane
+from app.dispatch.slots import fair_queue_of
 from app.outbox.service import claim_work
+from app.plans.service import concurrency_of
 
 log = structlog.get_logger(__name__)
 
@@ -32,12 +34,30 @@ def deliver_job_id(destination_id: str, now: float) -> str:
     return per_second_job_id("deliver", destination_id, now)
 
 
-async def wake(redis: ArqRedis, destination_ids: list[str], queue_name: str) -> None:
+async def wake(ctx: dict[str, Any], destinations: list[DueDestination]) -> None:
+    """Queue a delivery job for each destination in the fair queue, in the lane of its most pressing
+    work (one waiting job per destination and lane), and hand out whatever's turn it is."""
+    if not destinations:
+        return
+    async with ctx["db"].transaction(DbScope.system()) as session:
+        caps = await concurrency_of(session, {d.tenant_id for d in destinations})
+    queue = fair_queue_of(ctx)
     now = time.time()
-    for destination_id in destination_ids:
-        await redis.enqueue_job(
-            DELIVER_TASK, destination_id, _job_id=deliver_job_id(destination_id, now), _queue_name=queue_name
+    for due in destinations:
+        lane: Lane = "urgent" if due.is_urgent else "bulk"
+        destination_id = str(due.destination_id)
+        await queue.submit(
+            FairJob(
+                tenant_id=str(due.tenant_id),
+                lane=lane,
+                task=DELIVER_TASK,
+                args=[destination_id],
+                pending_id=f"deliver:{destination_id}:{lane}",
+                job_id=deliver_job_id(destination_id, now),
+            ),
+            caps.get(due.tenant_id, queue.default_cap),
         )
+    await queue.hand_out()
 
 
 def deliverer(ctx: dict[str, Any]) -> Deliverer:
@@ -76,13 +96,19 @@ async def nudge_delivery(ctx: dict[str, Any], outbox_id: int) -> str:
         message = await claim_work(session, outbox_id)
         if message is None:
             return "already-processed"
-        destinations = list(message.payload.get("destinations", []))
-    await wake(ctx["redis"], destinations, ctx["queue_name"])
+        tenant_id = message.tenant_id
+        destinations = [
+            DueDestination(uuid.UUID(d), tenant_id, is_urgent=True)
+            for d in message.payload.get("destinations", [])
+            if tenant_id is not None
+        ]
+    await wake(ctx, destinations)
     return f"woke {len(destinations)}"
 
 
 async def dispatch_due(ctx: dict[str, Any]) -> str:
     """Cron, every second: start deliveries for destinations whose queued work has come due."""
     due = await due_destinations(ctx["db"], ctx["clock"].now())
-    await wake(ctx["redis"], [str(d) for d in due], ctx["queue_name"])
+    await wake(ctx, due)
+    await fair_queue_of(ctx).hand_out()  # also for slots that lapsed with a killed worker
     return f"woke {len(due)}"

@@ -404,7 +404,15 @@ class Deliverer:
         )
 
 
-async def due_destinations(db: Database, now: datetime, limit: int = 200) -> list[uuid.UUID]:
+@dataclass(frozen=True, slots=True)
+class DueDestination:
+    destination_id: uuid.UUID
+    tenant_id: uuid.UUID
+    is_urgent: bool
+    """Whether its most pressing due work is urgent (it then goes in the urgent lane)."""
+
+
+async def due_destinations(db: Database, now: datetime, limit: int = 200) -> list[DueDestination]:
     """Destinations with work due and not leased: those with urgent work first, then oldest due.
 
     Each destination's head is read off the claim index (one short index scan a destination), not by
@@ -412,7 +420,7 @@ async def due_destinations(db: Database, now: datetime, limit: int = 200) -> lis
     async with db.transaction(DbScope.system()) as session:
         rows = await session.execute(
             text(
-                "SELECT d.id FROM flow_destinations d"
+                "SELECT d.id, d.tenant_id, head.is_urgent FROM flow_destinations d"
                 " CROSS JOIN LATERAL ("
                 "   SELECT q.is_urgent, q.due_at FROM delivery_queue q"
                 "   WHERE q.destination_id = d.id AND q.due_at <= :now"
@@ -423,4 +431,4 @@ async def due_destinations(db: Database, now: datetime, limit: int = 200) -> lis
             ),
             {"now": now, "limit": limit},
         )
-        return [row[0] for row in rows.all()]
+        return [DueDestination(*row) for row in rows.all()]

@@ -1,5 +1,7 @@
-"""The outbox relay: hands recorded work to arq. Runs inside every worker; rows are locked with
-``SKIP LOCKED`` so any number of relays share the table without handing out a row twice."""
+"""The outbox relay: hands recorded work on. Runs inside every worker; rows are locked with ``SKIP LOCKED``
+so any number of relays share the table without handing out a row twice. A retailer's work goes to the
+fair queue (:mod:`app.dispatch.fair_queue`), in the row's lane, and reaches arq in its turn; the
+platform's own work goes to arq directly."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from sqlalchemy import func, or_, select, update
 
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.dispatch.fair_queue import FairJob, FairQueue
 from app.outbox.models import OutboxMessage
+from app.plans.service import concurrency_of
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +54,7 @@ class OutboxRelay:
         self.stale_after = stale_after
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self.fair_queue = FairQueue(queue, queue_name)
 
     async def relay_once(self) -> int:
         """Relay one batch; returns how many rows were handed to arq. Raises if Redis is down
@@ -58,7 +63,7 @@ class OutboxRelay:
             now = func.now()
             rows = (
                 await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.task)
+                    select(OutboxMessage.id, OutboxMessage.task, OutboxMessage.tenant_id, OutboxMessage.lane)
                     .where(
                         OutboxMessage.processed_at.is_(None),
                         OutboxMessage.available_at <= now,
@@ -72,16 +77,32 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            caps = await concurrency_of(session, (row.tenant_id for row in rows if row.tenant_id))
             for row in rows:
-                await self.queue.enqueue_job(
-                    row.task, row.id, _job_id=job_id(row.id), _queue_name=self.queue_name
-                )
+                if row.tenant_id is None:  # the platform's own work: straight to arq
+                    await self.queue.enqueue_job(
+                        row.task, row.id, _job_id=job_id(row.id), _queue_name=self.queue_name
+                    )
+                else:
+                    tenant_work = FairJob(
+                        tenant_id=str(row.tenant_id),
+                        lane="urgent" if row.lane == "urgent" else "bulk",
+                        task=row.task,
+                        args=[row.id],
+                        pending_id=job_id(row.id),
+                        job_id=job_id(row.id),
+                    )
+                    await self.fair_queue.submit(
+                        tenant_work, caps.get(row.tenant_id, self.fair_queue.default_cap)
+                    )
             if rows:
                 await session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_([row.id for row in rows]))
                     .values(enqueued_at=now)
                 )
+        if rows:
+            await self.fair_queue.hand_out()
         return len(rows)
 
     async def drain(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
@@ -32,6 +33,20 @@ async def quotas_of(session: AsyncSession, tenant_id: uuid.UUID) -> Quotas:
         .where(Tenant.id == tenant_id)
     )
     return DEFAULT_TERMS.quotas if raw is None else msgspec.convert(raw, Quotas)
+
+
+async def concurrency_of(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each retailer's concurrency cap (its plan's ``quotas.concurrency``), in one query."""
+    wanted = set(tenant_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Tenant.id, Plan.terms["quotas"]["concurrency"].as_integer())
+        .outerjoin(Plan, (Plan.partner_id == Tenant.partner_id) & (Plan.key == Tenant.plan))
+        .where(Tenant.id.in_(wanted))
+    )
+    default = DEFAULT_TERMS.quotas.concurrency
+    return {tenant_id: int(cap or default) for tenant_id, cap in rows.all()}
 
 
 async def partner_plans(session: AsyncSession, partner_id: uuid.UUID) -> dict[str, PlanTerms]:

@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime
 from typing import Any
 
-import msgspec
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.metering.models import UsageEvent
-from app.plans.service import save_plan
 from app.plans.terms import DEFAULT_TERMS, Quotas
-from tenants.models import Tenant
 from tests import factories
 from tests.app.api.calls import assert_problem, bearer
 from tests.factories import World
-
-
-async def put_on_plan(db: Database, tenant: Tenant, key: str, quotas: Quotas, now: datetime) -> None:
-    """Give the tenant's partner a plan ``key`` with these quotas and move the tenant onto it."""
-    terms = msgspec.structs.replace(DEFAULT_TERMS, name=key, quotas=quotas)
-    async with db.transaction(DbScope.system()) as session:
-        await save_plan(session, tenant.partner_id, key, terms, now)
-        await session.execute(update(Tenant).where(Tenant.id == tenant.id).values(plan=key))
 
 
 def fields(response: Any) -> tuple[dict[str, int], dict[str, int]]:
@@ -65,7 +53,7 @@ class TestApiRateLimit:
     async def test_a_burst_past_the_limit_gets_429s_and_other_keys_go_on(
         self, client: AsyncTestClient[Any], world: World, db: Database, clock: Any
     ) -> None:
-        await put_on_plan(
+        await factories.put_on_plan(
             db, world.tenant_a1, "tiny", Quotas(api_requests_per_second=0.1, api_burst=3), clock.now()
         )
         noisy = await factories.make_api_key(db, world.tenant_a1, ["tenant:read"], name="noisy")
@@ -108,7 +96,7 @@ class TestApiRateLimit:
             fields(await client.get("/api/v1/tenant", headers=bearer(key)))[0]["q"]
             == DEFAULT_TERMS.quotas.api_burst
         )
-        await put_on_plan(
+        await factories.put_on_plan(
             db, world.tenant_a1, "small", Quotas(api_requests_per_second=5, api_burst=10), clock.now()
         )
         assert fields(await client.get("/api/v1/tenant", headers=bearer(key)))[0] == {"q": 10, "w": 2}

@@ -17,6 +17,7 @@ from app.clock import FrozenClock
 from app.database.engine import Database
 from app.delivery.service import Deliverer, DeliveryReport
 from app.settings import Settings
+from app.worker import QUEUE_NAME
 from connectors.recipes import default_recipe
 from connectors.sandboxes import rest
 from tests import factories
@@ -125,7 +126,7 @@ async def wire(client: AsyncTestClient[Any], key: str, shop: Shop, **settings: A
 
 def job_ctx(settings: Settings, db: Database, redis: Redis, clock: FrozenClock) -> dict[str, Any]:
     """What a worker hands its jobs (``ctx``), built from the test's services and clock."""
-    return {"settings": settings, "db": db, "redis": redis, "clock": clock}
+    return {"settings": settings, "db": db, "redis": redis, "clock": clock, "queue_name": QUEUE_NAME}
 
 
 @pytest.fixture
