@@ -20,9 +20,14 @@ from tests.app.sync.test_worker_killed import worker_env
 class WorkerProcess:
     """One ``python -m app.cli worker`` process; ``log`` holds what it wrote."""
 
-    def __init__(self, settings: Settings, lease_seconds: int) -> None:
+    def __init__(self, settings: Settings, lease_seconds: int, env: dict[str, str] | None = None) -> None:
         self.log = Path(tempfile.mkstemp(prefix="shelfsync-worker-", suffix=".log")[1])
-        env = {**worker_env(settings), "DELIVERY_LEASE_SECONDS": str(lease_seconds), "LOG_LEVEL": "INFO"}
+        env = {
+            **worker_env(settings),
+            "DELIVERY_LEASE_SECONDS": str(lease_seconds),
+            "LOG_LEVEL": "INFO",
+            **(env or {}),
+        }
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
@@ -51,9 +56,12 @@ class WorkerProcess:
 
 
 @contextmanager
-def running_worker(settings: Settings, *, lease_seconds: int = 2) -> Iterator[WorkerProcess]:
-    """A worker process for the length of the block, stopped (SIGTERM) afterwards unless already dead."""
-    worker = WorkerProcess(settings, lease_seconds)
+def running_worker(
+    settings: Settings, *, lease_seconds: int = 2, env: dict[str, str] | None = None
+) -> Iterator[WorkerProcess]:
+    """A worker process for the length of the block, stopped (SIGTERM) afterwards unless already dead;
+    ``env`` adds settings (``WORKER_MAX_JOBS``…)."""
+    worker = WorkerProcess(settings, lease_seconds, env)
     try:
         yield worker
     finally:
