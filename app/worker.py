@@ -51,6 +51,7 @@ from app.mail.senders import MailSender, sender_from_settings
 from app.mail.service import SEND_MAIL_TASK, send_mail
 from app.outbox.jobs import MAX_TRIES, outbox_job
 from app.outbox.relay import OutboxRelay
+from app.plans.quotas import NOTIFY_QUOTA_TASK, notify_quota
 from app.promotions.jobs import advance_promotion, promotion_step, promotions_due
 from app.promotions.scheduler import ADVANCE_TASK, PROMOTION_STEP_TASK
 from app.redis import arq_redis_settings
@@ -81,6 +82,7 @@ FUNCTIONS = [
     func(reconcile_billing, name=RECONCILE_BILLING_TASK, max_tries=3),
     func(ensure_billing_account, name=ENSURE_BILLING_ACCOUNT_TASK, max_tries=3),
     func(outbox_job(send_alert_webhook), name=ALERT_WEBHOOK_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(outbox_job(notify_quota), name=NOTIFY_QUOTA_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),

@@ -34,6 +34,7 @@ from app.http.correlation import correlation_id_of
 from app.http.pagination import DEFAULT_LIMIT, Page, newest_first
 from app.http.problems import Problem
 from app.http.state import services_of
+from app.plans.quotas import QuotaExceededError, quota_problem
 from connectors.registry import UnknownTemplateError
 from connectors.sdk.errors import ConfigError
 from tenants.api_keys import ApiPrincipal
@@ -187,6 +188,8 @@ class ConnectionController(Controller):
             ) from None
         except ConfigError as error:
             raise _config_problem(error) from None
+        except QuotaExceededError as error:
+            raise quota_problem(error) from None
         await record_audit(
             session,
             request_actor(request, "api_key", principal.key_id),

@@ -17,6 +17,7 @@ from app.connections.templates import TemplateChoice, resolve_template
 from app.connections.tokens import TOKEN_SECRET
 from app.crypto import SecretBox
 from app.metering.service import sample_connections
+from app.plans.quotas import check_new_connection, connection_added
 from app.settings import Settings
 from connectors.sdk.config import apply_defaults, secret_fields, split_secrets, validate_config
 from connectors.sdk.context import ConnectorContext
@@ -96,8 +97,10 @@ async def create_connection(
     values: Mapping[str, Any],
     now: datetime,
 ) -> Connection:
-    """``UnknownTemplateError`` or ``ConfigError`` (with paths) when the input is wrong. The
-    retailer's connection count is metered in the same transaction."""
+    """``UnknownTemplateError`` or ``ConfigError`` (with paths) when the input is wrong,
+    ``QuotaExceededError`` past the plan's hard limit. The retailer's connection count is metered in
+    the same transaction, and its partner told when it reaches the soft limit."""
+    await check_new_connection(session, tenant_id)
     choice = await resolve_template(session, partner_id, template_key)
     row = Connection(
         id=uuid.uuid4(),
@@ -111,6 +114,7 @@ async def create_connection(
     session.add(row)
     await session.flush()
     await sample_connections(session, tenant_id, now)
+    await connection_added(session, tenant_id, now)
     return row
 
 

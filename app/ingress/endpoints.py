@@ -17,6 +17,7 @@ from app.http.state import services_of
 from app.ingress.idempotency import digest, earlier_answer, idempotency_key, remember
 from app.ingress.service import DOMAINS, MAX_ITEMS, ingest
 from app.metering.service import meter
+from app.plans.quotas import QuotaExceededError, check_new_events, events_accepted, quota_problem
 from tenants.api_keys import ApiPrincipal
 
 
@@ -57,6 +58,9 @@ class EventController(Controller):
     ) -> Response[Any]:
         """Validate each item against the canonical model, drop duplicates, store and apply the rest.
 
+        429 ``quota-exceeded`` (with ``Retry-After``, the month's end) once the plan's events a month are
+        used up; a batch under the limit is taken whole.
+
         202 with accepted / duplicate / rejected / stale counts and per-item errors (index, field,
         reason). ``stale`` items are older than the stored ``source_version`` and were recorded, not
         applied. Honours ``Idempotency-Key``."""
@@ -71,10 +75,16 @@ class EventController(Controller):
                     earlier.body, status_code=earlier.status_code, headers={"Idempotent-Replay": "true"}
                 )
         correlation_id = correlation_id_of(request.scope)
-        now = services_of(request).clock.now()
+        services = services_of(request)
+        now = services.clock.now()
+        try:
+            quotas = await check_new_events(session, services.redis, principal.tenant_id, now)
+        except QuotaExceededError as error:
+            raise quota_problem(error) from None
         outcome = await ingest(
             session, principal.tenant_id, domain, data.items, now=now, correlation_id=correlation_id
         )
+        await events_accepted(session, services.redis, principal.tenant_id, quotas, outcome.accepted, now)
         # counted with the events, in their transaction: a replayed request (Idempotency-Key) counts nothing
         await meter(
             session, principal.tenant_id, "events_accepted", outcome.accepted, f"ingest:{uuid.uuid4()}", now

@@ -20,6 +20,7 @@ from app.invoicing.models import RetailerInvoice
 from app.invoicing.pricing import price_usage, rounded
 from app.invoicing.service import invoices_of, statement_of
 from app.metering.periods import BillingPeriod, forecast, period_at, period_named
+from app.plans.quotas import warnings
 from app.portal.context import PortalUser, provide_brand, provide_portal_user, retailer_of
 from app.sla.endpoints import report_download
 from tenants.branding import Brand
@@ -80,8 +81,10 @@ class PortalBillingController(Controller):
         tenant_id = _tenant_id(portal_user)
         chosen = self._period(request, period)
         now = services_of(request).clock.now()
-        async with services_of(request).db.transaction(portal_user.db_scope()) as session:
+        services = services_of(request)
+        async with services.db.transaction(portal_user.db_scope()) as session:
             statement = await statement_of(session, await _tenant(session, tenant_id), chosen, now)
+            quota_warnings = await warnings(session, services.redis, tenant_id, now)
         expected = forecast(statement.usage, chosen, now)
         terms = statement.terms
         context = {
@@ -95,6 +98,7 @@ class PortalBillingController(Controller):
             "included": {rate.meter: rate.included for rate in terms.rate_card.meters},
             "so_far": statement.priced,
             "at_forecast": price_usage(terms.rate_card, expected, 0.0),
+            "quota_warnings": quota_warnings,
         }
         return Template("usage.html", context=context)
 

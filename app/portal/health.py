@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.flows.health import WINDOW, flow_health, tenant_badges, worst
 from app.http.pagination import keyset_page
 from app.http.state import services_of
+from app.plans.quotas import warnings
 from app.portal.context import PortalUser, partner_of, provide_brand, provide_portal_user, retailer_of
 from tenants.branding import Brand
 from tenants.models import Tenant
@@ -41,8 +42,19 @@ class PortalHealthController(Controller):
     async def health(
         self, request: Request[Any, Any, Any], brand: Brand, portal_user: PortalUser
     ) -> Template:
-        """The retailer's flows: runs, records delivered and failed, batch times, backlog, dead letters."""
-        context = {"brand": brand, "me": portal_user, **await self._flows(request, portal_user)}
+        """The retailer's flows: runs, records delivered and failed, batch times, backlog, dead letters;
+        a banner for quotas past their soft limit."""
+        services = services_of(request)
+        async with services.db.transaction(portal_user.db_scope()) as session:
+            quota_warnings = await warnings(
+                session, services.redis, _tenant_of(portal_user), services.clock.now()
+            )
+        context = {
+            "brand": brand,
+            "me": portal_user,
+            "quota_warnings": quota_warnings,
+            **await self._flows(request, portal_user),
+        }
         return Template("health.html", context=context)
 
     @get("/health/flows", operation_id="PortalHealthRows")

@@ -34,6 +34,7 @@ from app.flows.service import DestinationSpec, FlowRejectedError, create_flow
 from app.http.actor import request_actor
 from app.http.correlation import correlation_id_of
 from app.http.state import services_of
+from app.plans.quotas import QuotaExceededError
 from app.portal.context import PortalUser, partner_of, provide_brand, provide_portal_user
 from app.portal.invitations import INVITABLE, invite_to_tenant, read_invitation
 from app.portal.schema_form import form_fields, form_values
@@ -323,6 +324,8 @@ class PortalOnboardingController(Controller):
                 errors = {path.split(".")[0] or "config": reason for path, reason in error.problems} or {
                     "config": error.message
                 }
+            except QuotaExceededError as error:
+                errors = {"name": f"{error} Raise the plan's connections quota first."}
         shown = {k: v for k, v in form.items() if not k.startswith("config.")} | {
             k: v for k, v in form.items() if k.startswith("config.") and not self._secret(chosen, k)
         }
