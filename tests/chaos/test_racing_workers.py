@@ -20,6 +20,7 @@ from app.delivery.service import Deliverer
 from app.settings import Settings
 from tests.app.sync.conftest import Shop, push, wire
 from tests.chaos.conftest import SKUS, stock_writes
+from tests.chaos.processes import until
 
 
 @pytest.fixture
@@ -73,7 +74,10 @@ class TestRacingWorkers:
         changed = skus[::3]
 
         async def newer_values_mid_flight() -> None:
-            await asyncio.sleep(0.2)  # the first write is in the shop's hands
+            # Pushed once the first write is in the shop's hands (received, held by the delay), not after
+            # a fixed pause: on a loaded machine the workers had not claimed yet 0.2 s in, so the newer
+            # counts went out in the first write and only 12 rows were ever claimed.
+            await until(shop.write_received, 30, "the first write to reach the shop")
             assert (await push(client, key, counts(changed, 5))).status_code == 202
 
         first, second, _ = await asyncio.gather(
@@ -81,7 +85,8 @@ class TestRacingWorkers:
             two_workers[1].deliver_due(destination),
             newer_values_mid_flight(),
         )
-        # a changed row keeps its earlier due time, so it goes again at once (or on a later pass)
+        # a changed row still queued keeps its earlier due time and goes again at once; one the settlement
+        # had already removed comes back due after the batch window, for this later pass
         clock.advance(timedelta(seconds=6))
         later = await two_workers[1].deliver_due(destination)
 

@@ -57,6 +57,10 @@ class Shop:
         log = (await self.control.get("/_sandbox/requests")).json()
         return sum(1 for entry in log if entry["path"] == "/stock/batch" and entry["status"] is None)
 
+    async def write_received(self) -> bool:
+        """A stock write has reached the shop (it is logged on arrival, before any injected delay)."""
+        return await self.stock_writes() > 0
+
     async def fault(self, **spec: Any) -> None:
         (await self.control.post("/_sandbox/faults", json=spec)).raise_for_status()
 
