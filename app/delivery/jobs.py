@@ -12,7 +12,7 @@ import structlog
 from redis.exceptions import LockNotOwnedError, RedisError
 
 from app.database.scope import DbScope
-from app.delivery.service import Deliverer, DueDestination, due_destinations
+from app.delivery.service import Deliverer, DueDestination, due_destinations, still_due
 from app.dispatch.fair_queue import FairJob, Lane
 from app.dispatch.slots import fair_queue_of
 from app.outbox.service import claim_work
@@ -87,6 +87,11 @@ async def deliver_destination(ctx: dict[str, Any], destination_id: str) -> str:
     finally:
         with contextlib.suppress(RedisError):  # not ours any more, or Redis away: it lapses by itself
             await lock.release()
+    # Work that came between this job's last (empty) claim and the release was woken while the lock was
+    # held, and that wake found the destination busy: look once more, so it does not wait for the sweep.
+    left = await still_due(ctx["db"], uuid.UUID(destination_id), ctx["clock"].now())
+    if left is not None:
+        await wake(ctx, [left])
     return f"delivered {report.delivered}, retried {report.retried}, dead-lettered {report.dead_lettered}"
 
 

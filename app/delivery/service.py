@@ -412,6 +412,17 @@ class DueDestination:
     """Whether its most pressing due work is urgent (it then goes in the urgent lane)."""
 
 
+_DUE_HEADS = (
+    "SELECT d.id, d.tenant_id, head.is_urgent FROM flow_destinations d"
+    " CROSS JOIN LATERAL ("
+    "   SELECT q.is_urgent, q.due_at FROM delivery_queue q"
+    "   WHERE q.destination_id = d.id AND q.due_at <= :now"
+    "     AND (q.leased_until IS NULL OR q.leased_until < :now)"
+    "   ORDER BY q.is_urgent DESC, q.due_at, q.id LIMIT 1"
+    " ) head"
+)
+
+
 async def due_destinations(db: Database, now: datetime, limit: int = 200) -> list[DueDestination]:
     """Destinations with work due and not leased: those with urgent work first, then oldest due.
 
@@ -419,16 +430,18 @@ async def due_destinations(db: Database, now: datetime, limit: int = 200) -> lis
     grouping the whole queue, which a 250,000-row publish made a full scan every second."""
     async with db.transaction(DbScope.system()) as session:
         rows = await session.execute(
-            text(
-                "SELECT d.id, d.tenant_id, head.is_urgent FROM flow_destinations d"
-                " CROSS JOIN LATERAL ("
-                "   SELECT q.is_urgent, q.due_at FROM delivery_queue q"
-                "   WHERE q.destination_id = d.id AND q.due_at <= :now"
-                "     AND (q.leased_until IS NULL OR q.leased_until < :now)"
-                "   ORDER BY q.is_urgent DESC, q.due_at, q.id LIMIT 1"
-                " ) head"
-                " ORDER BY head.is_urgent DESC, head.due_at LIMIT :limit"
-            ),
+            text(f"{_DUE_HEADS} ORDER BY head.is_urgent DESC, head.due_at LIMIT :limit"),
             {"now": now, "limit": limit},
         )
         return [DueDestination(*row) for row in rows.all()]
+
+
+async def still_due(db: Database, destination_id: uuid.UUID, now: datetime) -> DueDestination | None:
+    """The destination, if it has work due and not leased now (one index probe)."""
+    async with db.transaction(DbScope.system()) as session:
+        row = (
+            await session.execute(
+                text(f"{_DUE_HEADS} WHERE d.id = :destination"), {"now": now, "destination": destination_id}
+            )
+        ).first()
+        return None if row is None else DueDestination(*row)

@@ -5,7 +5,9 @@ queued or running is never dropped or slowed by a quota.
 
 A month's accepted events are counted in Redis (one key per retailer and month, added to as events are
 accepted) so the check costs one round trip, and rebuilt from the metered usage in PostgreSQL when the
-key is missing. Concurrent requests may pass the hard limit by at most the batches in flight together.
+key is missing. Concurrent requests may pass the hard limit by at most the batches in flight together;
+with Redis away events are still taken (checked against PostgreSQL), and the count misses those until
+its key is rebuilt.
 """
 
 from __future__ import annotations
@@ -146,14 +148,18 @@ async def events_used(
 async def check_new_events(
     session: AsyncSession, redis: Redis, tenant_id: uuid.UUID, now: datetime
 ) -> Quotas:
-    """Refuse a batch once the month's hard limit is reached (429 until the month ends); the quotas."""
+    """Refuse a batch once the month's hard limit is reached (429 until the month ends); the quotas.
+    With Redis away, PostgreSQL's metered count decides: events are still taken while Redis is down."""
     quotas = await quotas_of(session, tenant_id)
-    if quotas.events_per_month.hard is None and quotas.events_per_month.soft is None:
+    if quotas.events_per_month.hard is None:
         return quotas
     period = period_at(now)
-    standing = _standing(
-        "events_per_month", quotas.events_per_month, await events_used(session, redis, tenant_id, period)
-    )
+    try:
+        used = await events_used(session, redis, tenant_id, period)
+    except RedisError as error:
+        log.warning("quota.count_unavailable", error=str(error))
+        used = await _metered_events(session, tenant_id, period)
+    standing = _standing("events_per_month", quotas.events_per_month, used)
     if standing.is_full:
         renews = math.ceil((period.ends_at - now).total_seconds())
         raise QuotaExceededError(standing, retry_after=max(renews, 1))
@@ -168,8 +174,12 @@ async def events_accepted(
     if accepted <= 0 or (limits.hard is None and limits.soft is None):
         return
     period = period_at(now)
-    await events_used(session, redis, tenant_id, period)  # the key exists before it is added to
-    used = int(await redis.incrby(_events_key(tenant_id, period), accepted))
+    try:
+        await events_used(session, redis, tenant_id, period)  # the key exists before it is added to
+        used = int(await redis.incrby(_events_key(tenant_id, period), accepted))
+    except RedisError as error:  # the batch is taken all the same; the count misses it until rebuilt
+        log.warning("quota.count_unavailable", error=str(error))
+        return
     standing = _standing("events_per_month", limits, used)
     before = _standing("events_per_month", limits, used - accepted)
     if (standing.is_over_soft and not before.is_over_soft) or (standing.is_full and not before.is_full):
