@@ -11,6 +11,7 @@ from app.crypto import SecretBox
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.jobs import per_second_job_id
+from app.dispatch.fair_queue import JOB_EXPIRES, arq_score
 from app.outbox.service import claim_work
 from app.promotions.deploy import Runtime
 from app.promotions.orchestrator import advance
@@ -46,7 +47,8 @@ async def sweep(db: Database, now: datetime) -> list[uuid.UUID]:
 
 
 async def promotions_due(ctx: dict[str, Any]) -> str:
-    """Cron, every second: the sweep, then one job per promotion with work (at most one a second)."""
+    """Cron, every second: the sweep, then one job per promotion with work (at most one a second), in the
+    urgent lane: scored ahead of every bulk job in arq (activation and rollback are urgent work)."""
     due = await sweep(ctx["db"], ctx["clock"].now())
     now = time.time()
     for promotion_id in due:
@@ -55,5 +57,7 @@ async def promotions_due(ctx: dict[str, Any]) -> str:
             str(promotion_id),
             _job_id=per_second_job_id("promotion", str(promotion_id), now),
             _queue_name=ctx["queue_name"],
+            _defer_until=arq_score("urgent", now),
+            _expires=JOB_EXPIRES,
         )
     return f"advancing {len(due)}"
