@@ -219,6 +219,12 @@ async def waiting(redis: Redis, lane: Lane, tenant_id: str) -> int:
     return count
 
 
+async def tenants_waiting(redis: Redis, lane: Lane) -> int:
+    """Retailers with work waiting in the lane (the ring's length; for metrics)."""
+    count: int = await redis.llen(f"{PREFIX}{lane}:ring")  # type: ignore[misc]
+    return count
+
+
 async def running(redis: Redis, lane: Lane, tenant_id: str) -> int:
     """Slots the tenant holds in the lane, lapsed ones included until the next hand-out prunes them."""
     return int(await redis.zcard(running_key(lane, tenant_id)))

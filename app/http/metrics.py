@@ -5,7 +5,7 @@
 - The engine's state, read from PostgreSQL at each scrape (workers run in other processes; stored facts
   are the truth): the delivery backlog and its oldest due time, open dead letters, pending outbox work,
   runs of the last five minutes by kind and status, promotion deployments by status; and the arq
-  queue's depth, read from Redis.
+  queue's depth and the retailers waiting in each lane of the fair queue, read from Redis.
 - Work done in this process (runs finished, records delivered, destination call latency:
   ``app/flows/metrics.py``, ``app/delivery/metrics.py``). Workers are other processes: each serves its
   own on ``METRICS_PORT`` (``app/worker.py``), and Prometheus scrapes them beside this endpoint.
@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from app.database.scope import DbScope
 from app.delivery.models import DeadLetter, QueuedDelivery
+from app.dispatch.fair_queue import LANES, tenants_waiting
 from app.flows.models import Run
 from app.http.state import services_of
 from app.outbox.models import OutboxMessage
@@ -48,6 +49,11 @@ OUTBOX = Gauge("shelfsync_outbox_pending", "Outbox rows not yet processed by a w
 RUNS = Gauge("shelfsync_runs_recent", "Runs started in the last 5 minutes", ["kind", "status"])
 QUEUE_DEPTH = Gauge("shelfsync_queue_depth", "Jobs waiting in the arq queue (Redis), due or deferred")
 DEPLOYMENTS = Gauge("shelfsync_promotion_deployments", "Promotion deployments by status", ["status"])
+FAIR_WAITING = Gauge(
+    "shelfsync_fair_queue_tenants_waiting",
+    "Retailers with work waiting for its turn in the fair queue",
+    ["lane"],
+)
 
 
 def metrics_config() -> PrometheusConfig:
@@ -97,9 +103,13 @@ async def refresh_facts(request: Request[Any, Any, Any]) -> None:
             DEPLOYMENTS.labels(status).set(deployments)
     try:
         QUEUE_DEPTH.set(await services.redis.zcard(QUEUE_NAME))
+        for lane in LANES:
+            FAIR_WAITING.labels(lane).set(await tenants_waiting(services.redis, lane))
     except RedisError as error:
         # the rest of the scrape still matters most when Redis is away: show the depth as unknown
         QUEUE_DEPTH.set(float("nan"))
+        for lane in LANES:
+            FAIR_WAITING.labels(lane).set(float("nan"))
         log.warning("metrics.queue_depth_unavailable", error=str(error))
 
 
