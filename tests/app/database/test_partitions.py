@@ -8,7 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 
@@ -178,3 +180,28 @@ def test_partition_names_and_months() -> None:
     assert add_months(month_start(at), -12) == datetime(2025, 12, 1, tzinfo=UTC)
     assert partitions.is_partition_name("usage_events_2026_12")
     assert not partitions.is_partition_name("usage_totals")
+
+
+class TestRowLevelSecurity:
+    async def test_parents_show_a_tenant_its_own_rows_and_partitions_are_closed(
+        self, db: Database, clock: FrozenClock
+    ) -> None:
+        partner = await factories.make_partner(db)
+        mine, theirs = await factories.make_tenant(db, partner), await factories.make_tenant(db, partner)
+        now = clock.now()
+        for tenant in (mine, theirs):
+            await add_history(db, tenant.id, await add_flow(db, tenant.id), now)
+            async with db.transaction(DbScope.for_tenant(tenant.id, partner.id)) as session:
+                await ingest(session, tenant.id, "items", [{"sku": "S", "title": "t"}], now=now)
+        tables = [*PARTITIONED, "ingress_event_keys"]
+        for table in tables:
+            async with db.transaction(DbScope.system()) as session:
+                everyone = set((await session.execute(text(f"SELECT tenant_id FROM {table}"))).scalars())
+            assert everyone == {mine.id, theirs.id}, table
+            async with db.transaction(DbScope.for_tenant(mine.id, partner.id)) as session:
+                seen = set((await session.execute(text(f"SELECT tenant_id FROM {table}"))).scalars())
+            assert seen == {mine.id}, table
+        # a partition named directly is not a way around the parent's policies: no grant at all
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with db.transaction(DbScope.for_tenant(mine.id, partner.id)) as session:
+                await session.execute(text(f"SELECT * FROM {partition_name('usage_events', now)}"))
