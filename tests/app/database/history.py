@@ -7,7 +7,6 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +38,7 @@ def history_settings(services: tuple[Settings, EmbeddedServices]) -> Iterator[Se
     made = scratch_database(base, name)
     with services_lock(made):
         upgrade(made)
-    yield replace(made, redis_url=base.redis_url)
+    yield made
     asyncio.run(_drop_database(base.database_url, name))
 
 
