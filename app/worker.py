@@ -55,6 +55,7 @@ from app.plans.quotas import NOTIFY_QUOTA_TASK, notify_quota
 from app.promotions.jobs import advance_promotion, promotion_step, promotions_due
 from app.promotions.scheduler import ADVANCE_TASK, PROMOTION_STEP_TASK
 from app.redis import arq_redis_settings
+from app.retention.jobs import apply_retention, ensure_partitions
 from app.settings import Settings
 from app.tracing import install_tracing, span
 
@@ -96,6 +97,12 @@ CRON_JOBS = [
     cron(reconcile_billing, hour={4}, minute={20}, second={0}, unique=True, keep_result=0),
     # half a minute off the jobs at :00, so the evaluation does not queue behind them
     cron(evaluate_rules, second={30}, unique=True, keep_result=0),
+    # partitions three months ahead; at startup too, so a worker down over a month end catches up
+    cron(
+        ensure_partitions, hour={1}, minute={0}, second={0}, unique=True, run_at_startup=True, keep_result=0
+    ),
+    # daily; a day missed is made up the next (every run deletes all that is past retention)
+    cron(apply_retention, hour={3}, minute={40}, second={0}, unique=True, keep_result=0, timeout=3600),
 ]
 
 

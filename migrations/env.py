@@ -9,9 +9,16 @@ from sqlalchemy.engine import Connection
 
 from app.database.engine import owner_engine
 from app.database.models import metadata
+from app.database.partitions import is_partition_name
 from app.settings import Settings
 
 config = context.config
+
+
+def _include_name(name: str | None, type_: str, _parent: object) -> bool:
+    """Monthly partitions are created at run time (app.database.partitions), not by the models:
+    autogenerate must neither drop them nor count them as differences."""
+    return not (type_ == "table" and is_partition_name(name))
 
 
 def _run(connection: Connection) -> None:
@@ -20,6 +27,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         transaction_per_migration=True,
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -26,8 +26,9 @@ from app.billing.models import BillingAccount, BillingReconciliation, MeterRepor
 from app.billing.stripe_api import retry_after_of, stripe_client, verdict_of
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.metering.models import UsageEvent
+from app.metering.models import UsageEvent, UsageTotal
 from app.metering.periods import BillingPeriod, period_at
+from app.metering.service import periods_starting_between
 from app.settings import Settings
 from tenants.models import Partner, Tenant
 
@@ -225,7 +226,19 @@ async def usage_total(
             UsageEvent.occurred_at < end,
         )
     )
-    return int(total or 0)
+    # months whose events retention rolled up count with the window holding their first day, as in
+    # usage_between (a short retention can retire last month before it is reconciled)
+    periods = periods_starting_between(start, end)
+    rolled = (
+        await session.scalar(
+            select(func.coalesce(func.sum(UsageTotal.quantity), 0))
+            .join(Tenant, Tenant.id == UsageTotal.tenant_id)
+            .where(Tenant.partner_id == partner_id, UsageTotal.kind == kind, UsageTotal.period.in_(periods))
+        )
+        if periods
+        else 0
+    )
+    return int(total or 0) + int(rolled or 0)
 
 
 async def report_partner_usage(session: AsyncSession, account: BillingAccount, now: datetime) -> int:

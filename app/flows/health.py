@@ -14,11 +14,12 @@ A retailer's badge is its worst flow's.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,6 +92,31 @@ def worst(statuses: Iterable[str]) -> str:
     return max(statuses, key=ORDER.__getitem__, default="ok")
 
 
+def delivery_figures(
+    tenant_ids: list[uuid.UUID], since: datetime, until: datetime
+) -> Select[uuid.UUID, int, int, int, Sequence[Any]]:
+    """Per flow: delivery runs started in [since, until] and finished, records delivered and failed,
+    latency histograms. Bounded on both sides by ``started_at``, so it reads only the months of runs
+    the window covers (not the empty months made ahead)."""
+    return (
+        select(
+            Run.flow_id,
+            func.count(),
+            func.coalesce(func.sum(Run.written_count), 0),
+            func.coalesce(func.sum(Run.failed_count), 0),
+            func.array_agg(Run.details["latency_ms"]),
+        )
+        .where(
+            Run.tenant_id.in_(tenant_ids),
+            Run.kind == "delivery",
+            Run.started_at >= since,
+            Run.started_at <= until,
+            Run.finished_at.is_not(None),
+        )
+        .group_by(Run.flow_id)
+    )
+
+
 async def flow_health(
     session: AsyncSession, tenant_ids: list[uuid.UUID], now: datetime, *, window: timedelta = WINDOW
 ) -> list[FlowHealth]:
@@ -104,22 +130,7 @@ async def flow_health(
     }
     since = now - window
     histograms: dict[uuid.UUID, list[dict[str, int]]] = {}
-    for row in await session.execute(
-        select(
-            Run.flow_id,
-            func.count(),
-            func.coalesce(func.sum(Run.written_count), 0),
-            func.coalesce(func.sum(Run.failed_count), 0),
-            func.array_agg(Run.details["latency_ms"]),
-        )
-        .where(
-            Run.tenant_id.in_(tenant_ids),
-            Run.kind == "delivery",
-            Run.started_at >= since,
-            Run.finished_at.is_not(None),
-        )
-        .group_by(Run.flow_id)
-    ):
+    for row in await session.execute(delivery_figures(tenant_ids, since, now)):
         health = flows.get(row[0])
         if health is not None:
             health.runs, health.delivered, health.failed = int(row[1]), int(row[2]), int(row[3])

@@ -97,7 +97,12 @@ class Run(Base):
         CheckConstraint(f"kind IN {RUN_KINDS}", name="kind"),
         CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),
         Index("ix_runs_flow_started", "flow_id", "started_at"),
+        # monthly partitions (app.database.partitions): a day's dashboard reads only this month's
+        {"postgresql_partition_by": "RANGE (started_at)"},
     )
+    # the table's key is (id, started_at), as partitioning demands; the id alone identifies a run (no
+    # foreign key points at runs, and ids are random UUIDs), so the ORM keeps looking runs up by id
+    __mapper_args__ = {"primary_key": ["id"]}
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -119,7 +124,9 @@ class Run(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     """Kind-specific facts, e.g. a reconciliation's ``{"drift": [{sku, destination, expected, found}]}``."""
     correlation_id: Mapped[str | None] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), primary_key=True, server_default=func.now()
+    )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @classmethod

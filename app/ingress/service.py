@@ -19,11 +19,12 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database.partitions import MONTHS_AHEAD, Partition, add_months, list_partitions, month_start
 from app.delivery.queue import Change, destinations_of, enqueue, nudge
 from app.flows.changes import flow_settings, price_changes, stock_changes
 from app.flows.models import Flow, FlowDestination
 from app.flows.settings import FlowSettings
-from app.ingress.models import IngressEvent
+from app.ingress.models import IngressEvent, IngressEventKey
 from app.inventory.service import apply_balances, apply_movements, apply_reservations, availability
 from app.items.service import apply_items, unit_costs
 from app.orders.service import apply_orders
@@ -89,6 +90,23 @@ def dedup_key(record: Record, record_type: str) -> str:
     return f"{record_type}:sha256:{hashlib.sha256(content.encode()).hexdigest()}"
 
 
+async def _months_stored(
+    session: AsyncSession, times: Sequence[datetime | None], now: datetime
+) -> list[Partition]:
+    """The months ``stock_movements`` holds when a movement falls outside the ones always there (this
+    month and the next ``MONTHS_AHEAD``); no query otherwise (the common case)."""
+    first = month_start(now)
+    always = Partition("", first, add_months(first, MONTHS_AHEAD + 1))
+    if all(t is None or _is_stored(t, [always]) for t in times):
+        return [always]
+    return await list_partitions(session, "stock_movements")
+
+
+def _is_stored(at: datetime, months: Sequence[Partition]) -> bool:
+    """A row at ``at`` has a partition to go to (there is no DEFAULT one: app.database.partitions)."""
+    return any(month.starts_at <= at < month.ends_at for month in months)
+
+
 def _parse(domain: str, index: int, item: Any, outcome: IngestOutcome) -> Record | None:
     record_class = inventory_type(item) if domain == "inventory" else DOMAIN_RECORDS[domain]
     try:
@@ -124,8 +142,22 @@ async def ingest(
     guards = list({flow.id: (flow.name, flow_settings(flow)) for flow, _ in targets}.values())
     if domain == "prices" and any(settings.min_margin_percent is not None for _, settings in guards):
         costs = await unit_costs(session, tenant_id, [r.sku for _, r in parsed if isinstance(r, Price)])
+    stored = await _months_stored(
+        session, [r.occurred_at for _, r in parsed if isinstance(r, StockMovement)], now
+    )
     for index, record in parsed:
         if record is None:
+            continue
+        if (
+            isinstance(record, StockMovement)
+            and record.occurred_at
+            and not _is_stored(record.occurred_at, stored)
+        ):
+            outcome.reject(
+                index,
+                "occurred_at",
+                "outside the months movements are kept for (the retention window, and 3 months ahead)",
+            )
             continue
         if isinstance(record, Price):
             problem = price_guard(record, guards, costs.get(record.sku))
@@ -143,27 +175,41 @@ async def ingest(
         return outcome
 
     by_key = sorted(records, key=lambda entry: entry[2])  # key order: concurrent batches cannot deadlock
-    events = IngressEvent.__table__.c
-    # executemany of a one-row INSERT: compiled once, sent in multi-row pages (see app.database.upsert)
-    inserted = await session.execute(
-        insert(IngressEvent.__table__)  # type: ignore[arg-type]
-        .on_conflict_do_nothing(index_elements=[events.tenant_id, events.domain, events.dedup_key])
-        .returning(events.dedup_key, events.id),
+    # the key first, in its own unpartitioned table (see app.ingress.models): a key already there is a
+    # duplicate, and a concurrent batch with the same key waits on it here until this one commits
+    keys = IngressEventKey.__table__.c
+    claimed = await session.execute(
+        insert(IngressEventKey.__table__)  # type: ignore[arg-type]
+        .on_conflict_do_nothing(index_elements=[keys.tenant_id, keys.domain, keys.dedup_key])
+        .returning(keys.dedup_key),
         [
-            {
-                "tenant_id": tenant_id,
-                "domain": domain,
-                "dedup_key": key,
-                "record_type": RECORD_NAMES[type(record)],
-                "payload": to_builtins(record),
-                "outcome": "applied",
-                "correlation_id": record.correlation_id or correlation_id,
-                "received_at": now,
-            }
-            for _, record, key in by_key
+            {"tenant_id": tenant_id, "domain": domain, "dedup_key": key, "received_at": now}
+            for _, _, key in by_key
         ],
     )
-    new_ids: dict[str, int] = {row[0]: row[1] for row in inserted}
+    new_keys = set(claimed.scalars())
+    events = IngressEvent.__table__.c
+    # executemany of a one-row INSERT: compiled once, sent in multi-row pages (see app.database.upsert)
+    new_ids: dict[str, int] = {}
+    if new_keys:
+        inserted = await session.execute(
+            insert(IngressEvent.__table__).returning(events.dedup_key, events.id),  # type: ignore[arg-type]
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "domain": domain,
+                    "dedup_key": key,
+                    "record_type": RECORD_NAMES[type(record)],
+                    "payload": to_builtins(record),
+                    "outcome": "applied",
+                    "correlation_id": record.correlation_id or correlation_id,
+                    "received_at": now,
+                }
+                for _, record, key in by_key
+                if key in new_keys
+            ],
+        )
+        new_ids = {row[0]: row[1] for row in inserted}
     fresh = [(index, record, key, new_ids[key]) for index, record, key in records if key in new_ids]
     outcome.duplicate += len(records) - len(fresh)
     outcome.accepted = len(fresh)
@@ -175,7 +221,12 @@ async def ingest(
     if stale_keys:
         await session.execute(
             update(IngressEvent)
-            .where(IngressEvent.tenant_id == tenant_id, IngressEvent.dedup_key.in_(stale_keys))
+            .where(
+                IngressEvent.tenant_id == tenant_id,
+                IngressEvent.domain == domain,
+                IngressEvent.dedup_key.in_(stale_keys),
+                IngressEvent.received_at == now,  # this batch's rows, in this month's partition only
+            )
             .values(outcome="stale")
         )
     return outcome

@@ -37,6 +37,9 @@ class StockMovementEntry(Base):
     """A movement as applied (sales, returns, receipts, adjustments, transfers), for audit and replay."""
 
     __tablename__ = "stock_movements"
+    # monthly partitions (app.database.partitions); the key is (id, occurred_at) as partitioning demands
+    __table_args__ = ({"postgresql_partition_by": "RANGE (occurred_at)"},)
+    __mapper_args__ = {"primary_key": ["id"]}
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -47,4 +50,6 @@ class StockMovementEntry(Base):
     delta: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(16))
     event_id: Mapped[int | None] = mapped_column(BigInteger)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), primary_key=True, server_default=func.now()
+    )

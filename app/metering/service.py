@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Uuid, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
-from app.metering.models import UsageEvent
+from app.metering.models import UsageEvent, UsageTotal
 
 SUM_KINDS = ("records_synced", "events_accepted", "delivery_runs", "api_calls")
 GAUGE_KIND = "active_connections"
@@ -37,7 +37,9 @@ async def meter(
     await session.execute(
         insert(UsageEvent)
         .values(tenant_id=tenant_id, kind=kind, quantity=quantity, idempotency_key=key, occurred_at=at)
-        .on_conflict_do_nothing(index_elements=[UsageEvent.tenant_id, UsageEvent.idempotency_key])
+        .on_conflict_do_nothing(
+            index_elements=[UsageEvent.tenant_id, UsageEvent.idempotency_key, UsageEvent.occurred_at]
+        )
     )
 
 
@@ -50,7 +52,8 @@ grew to a minute). Usage sums the rows, so the shards never show."""
 _COUNT_API_CALL = text(
     "INSERT INTO usage_events (tenant_id, kind, quantity, idempotency_key, occurred_at)"
     " VALUES (:tenant_id, 'api_calls', 1, :key, :minute)"
-    " ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET quantity = usage_events.quantity + 1"
+    " ON CONFLICT (tenant_id, idempotency_key, occurred_at)"
+    " DO UPDATE SET quantity = usage_events.quantity + 1"
 ).bindparams(
     bindparam("tenant_id", type_=Uuid()),
     bindparam("minute", type_=DateTime(timezone=True)),
@@ -83,7 +86,9 @@ async def sample_connections(session: AsyncSession, tenant_id: uuid.UUID, at: da
             idempotency_key=f"connections:{at.isoformat()}:{uuid.uuid4().hex[:8]}",
             occurred_at=at,
         )
-        .on_conflict_do_nothing(index_elements=[UsageEvent.tenant_id, UsageEvent.idempotency_key])
+        .on_conflict_do_nothing(
+            index_elements=[UsageEvent.tenant_id, UsageEvent.idempotency_key, UsageEvent.occurred_at]
+        )
     )
 
 
@@ -91,7 +96,8 @@ async def usage_between(
     session: AsyncSession, tenant_id: uuid.UUID, start: datetime, end: datetime
 ) -> dict[str, int]:
     """Each kind's figure for [start, end): sums for the sum kinds, the largest connection count in
-    force for the gauge; every kind present (0 when unused)."""
+    force for the gauge; every kind present (0 when unused). Months whose events retention has rolled
+    into ``usage_totals`` count with the range holding their first day (ranges are billing months)."""
     rows = await session.execute(
         select(UsageEvent.kind, func.sum(UsageEvent.quantity))
         .where(
@@ -104,8 +110,42 @@ async def usage_between(
     )
     totals = dict.fromkeys(KINDS, 0)
     totals.update({kind: int(total) for kind, total in rows.all()})
-    totals[GAUGE_KIND] = await connections_peak(session, tenant_id, start, end)
+    rolled = await rolled_up_between(session, tenant_id, start, end)
+    for kind in SUM_KINDS:
+        totals[kind] += rolled.get(kind, 0)
+    totals[GAUGE_KIND] = max(
+        await connections_peak(session, tenant_id, start, end), rolled.get(GAUGE_KIND, 0)
+    )
     return totals
+
+
+def periods_starting_between(start: datetime, end: datetime) -> list[str]:
+    """The months (``YYYY-MM``, UTC) whose first instant lies in [start, end)."""
+    utc_start, utc_end = start.astimezone(UTC), end.astimezone(UTC)
+    index = utc_start.year * 12 + utc_start.month - 1
+    if utc_start != datetime(utc_start.year, utc_start.month, 1, tzinfo=UTC):
+        index += 1
+    periods: list[str] = []
+    while datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC) < utc_end:
+        periods.append(f"{index // 12:04d}-{index % 12 + 1:02d}")
+        index += 1
+    return periods
+
+
+async def rolled_up_between(
+    session: AsyncSession, tenant_id: uuid.UUID, start: datetime, end: datetime
+) -> dict[str, int]:
+    """What retention rolled up for the months starting in [start, end): summed for the sum kinds, the
+    largest for the gauge."""
+    periods = periods_starting_between(start, end)
+    if not periods:
+        return {}
+    rows = await session.execute(
+        select(UsageTotal.kind, func.sum(UsageTotal.quantity), func.max(UsageTotal.quantity))
+        .where(UsageTotal.tenant_id == tenant_id, UsageTotal.period.in_(periods))
+        .group_by(UsageTotal.kind)
+    )
+    return {kind: int(peak if kind == GAUGE_KIND else total) for kind, total, peak in rows.all()}
 
 
 async def connections_peak(

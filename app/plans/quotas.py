@@ -29,8 +29,8 @@ from app.connections.models import Connection
 from app.database.scope import DbScope
 from app.http.problems import Problem
 from app.mail.service import queue_mail
-from app.metering.models import UsageEvent
 from app.metering.periods import BillingPeriod, period_at
+from app.metering.service import usage_between
 from app.outbox.service import claim_work, record_work
 from app.plans.models import QuotaNotice
 from app.plans.service import quotas_of
@@ -117,15 +117,9 @@ async def connection_added(session: AsyncSession, tenant_id: uuid.UUID, now: dat
 
 
 async def _metered_events(session: AsyncSession, tenant_id: uuid.UUID, period: BillingPeriod) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(UsageEvent.quantity), 0)).where(
-            UsageEvent.tenant_id == tenant_id,
-            UsageEvent.kind == "events_accepted",
-            UsageEvent.occurred_at >= period.starts_at,
-            UsageEvent.occurred_at < period.ends_at,
-        )
-    )
-    return int(total or 0)
+    """The period's accepted events as metered (detail rows and, once retired, their monthly totals)."""
+    usage = await usage_between(session, tenant_id, period.starts_at, period.ends_at)
+    return usage["events_accepted"]
 
 
 def _events_key(tenant_id: uuid.UUID, period: BillingPeriod) -> str:

@@ -76,11 +76,19 @@ class Quotas(msgspec.Struct, forbid_unknown_fields=True):
     """Jobs of the retailer that run at once on the shared workers, per lane (urgent, bulk)."""
 
 
+DEFAULT_RETENTION_DAYS = 400
+"""How long a plan keeps a retailer's history (events, movements, runs, usage events) unless it says:
+a year and a month, so last year's same month can still be compared."""
+
+
 class PlanTerms(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     objectives: list[SlaObjective] = msgspec.field(default_factory=list)
     rate_card: RateCard = msgspec.field(default_factory=RateCard)
     quotas: Quotas = msgspec.field(default_factory=Quotas)
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    """Days a retailer's history is kept; older rows are deleted daily (usage first rolled up into
+    monthly totals, so invoices and usage figures stay)."""
 
 
 DEFAULT_TERMS = PlanTerms(
@@ -136,6 +144,8 @@ def terms_problems(terms: PlanTerms) -> list[dict[str, str]]:
 
     if not terms.name.strip():
         problem("name", "give the plan a name")
+    if terms.retention_days <= 0:
+        problem("retention_days", "a number of days above 0")
     seen: set[str] = set()
     for n, objective in enumerate(terms.objectives):
         at = f"objectives[{n}]"
