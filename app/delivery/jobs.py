@@ -13,7 +13,7 @@ from redis.exceptions import LockNotOwnedError, RedisError
 
 from app.database.scope import DbScope
 from app.delivery.service import Deliverer, DueDestination, due_destinations, still_due
-from app.dispatch.fair_queue import FairJob, Lane
+from app.dispatch.fair_queue import FairJob, Lane, waiting
 from app.dispatch.slots import fair_queue_of
 from app.outbox.service import claim_work
 from app.plans.service import concurrency_of
@@ -51,7 +51,7 @@ async def wake(ctx: dict[str, Any], destinations: list[DueDestination]) -> None:
                 tenant_id=str(due.tenant_id),
                 lane=lane,
                 task=DELIVER_TASK,
-                args=[destination_id],
+                args=[destination_id, str(due.tenant_id), lane],
                 pending_id=f"deliver:{destination_id}:{lane}",
                 job_id=deliver_job_id(destination_id, now),
             ),
@@ -68,20 +68,36 @@ def delivering_key(destination_id: str) -> str:
     return f"shelfsync:delivering:{destination_id}"
 
 
-async def deliver_destination(ctx: dict[str, Any], destination_id: str) -> str:
+async def deliver_destination(
+    ctx: dict[str, Any], destination_id: str, tenant_id: str | None = None, lane: Lane | None = None
+) -> str:
     """Deliver one destination's due work, if no other job (on any worker) is doing so already.
 
     One job a destination at a time: jobs started each second for a big queue would otherwise claim
     beside each other, each sorting and locking the same head of the queue, in ever smaller batches.
     The running job claims urgent rows first at its next batch, so a wake that finds it busy loses
     nothing. The lock lives as long as a lease and is renewed before each batch: a killed worker's lock
-    lapses when its batch's lease does, and the next job takes over."""
+    lapses when its batch's lease does, and the next job takes over.
+
+    Handed out by the fair queue (``tenant_id`` and ``lane`` given), the job yields its slot between
+    batches when more of its tenant's work waits in its lane (another destination), and the destination
+    queues again behind it: a tenant's destinations take turns instead of one holding the slot for the
+    whole time budget."""
     lease_seconds = ctx["settings"].delivery_lease_seconds
     lock = ctx["redis"].lock(delivering_key(destination_id), timeout=lease_seconds, blocking=False)
     if not await lock.acquire():
         return "busy: another job is delivering this destination"
     try:
-        report = await deliverer(ctx).deliver_due(uuid.UUID(destination_id), before_batch=lock.reacquire)
+        others_wait = None
+        if tenant_id is not None and lane is not None:
+            redis, tenant, waiting_lane = ctx["redis"], tenant_id, lane
+
+            async def others_wait() -> bool:
+                return await waiting(redis, waiting_lane, tenant) > 0
+
+        report = await deliverer(ctx).deliver_due(
+            uuid.UUID(destination_id), before_batch=lock.reacquire, should_yield=others_wait
+        )
     except LockNotOwnedError:
         return "lock lost: a batch outlasted its lease; the next job goes on"
     finally:

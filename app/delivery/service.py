@@ -183,13 +183,17 @@ class Deliverer:
         *,
         budget_seconds: float = DELIVERY_BUDGET_SECONDS,
         before_batch: Callable[[], Awaitable[Any]] | None = None,
+        should_yield: Callable[[], Awaitable[bool]] | None = None,
     ) -> DeliveryReport:
-        """Deliver what is due for one destination, batch after batch, until nothing is due or the time
-        budget is spent (the once-a-second sweep then starts the next job for what is left).
+        """Deliver what is due for one destination, batch after batch, until nothing is due, the time
+        budget is spent, or ``should_yield`` says other work waits for this job's slot (asked between
+        batches; the job then wakes the destination again, behind that work).
         ``before_batch`` runs before each claim (the job renews its lock there)."""
         report = DeliveryReport()
         ends = time.monotonic() + budget_seconds
         while time.monotonic() < ends:
+            if report.claimed and should_yield is not None and await should_yield():
+                return report
             if before_batch is not None:
                 await before_batch()
             async with self.db.transaction(DbScope.system()) as session:
