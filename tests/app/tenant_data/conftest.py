@@ -1,0 +1,103 @@
+"""Tenants with rows in many tables, set up as a retailer would (API calls) plus the engine's own writes,
+and the catalogue walk tests use to count a tenant's rows everywhere."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from app.clock import FrozenClock
+from app.database.engine import Database
+from app.database.scope import DbScope
+from app.settings import Settings
+from app.tenant_data.catalogue import export_tables
+from tests import factories
+from tests.app.api.calls import bearer
+from tests.app.portal.sync_facts import dead_letter, record_runs, wire_flow
+from tests.factories import World
+
+SCOPES = ["connections:write", "recipes:write", "flows:write", "events:write", "api_keys:write"]
+
+
+@dataclass
+class Seeded:
+    """A tenant's API key and the ids its rows were written under."""
+
+    tenant_id: uuid.UUID
+    key: str
+    flow_id: uuid.UUID
+    destination_id: uuid.UUID
+
+
+def stock(sku: str, on_hand: int, version: int) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "location": "WH1",
+        "on_hand": on_hand,
+        "source": "erp",
+        "source_id": f"{sku}@WH1",
+        "source_version": version,
+    }
+
+
+async def seed_tenant(
+    client: httpx.AsyncClient, db: Database, tenant_id: uuid.UUID, now: datetime, *, skus: int
+) -> Seeded:
+    """Connections, recipes and versions, a flow with a destination, ingested stock (ingress log, stock,
+    delivery queue, idempotent response, metering), runs, a dead letter, API keys and audit rows."""
+    async with db.transaction(DbScope.system()) as session:
+        from tenants.models import Tenant
+
+        tenant = await session.get(Tenant, tenant_id)
+        assert tenant is not None
+    key = await factories.make_api_key(db, tenant, SCOPES)
+    flow_id, destination_id = await wire_flow(client, key, f"stock {tenant.slug}")
+    response = await client.post(
+        "/api/v1/events/inventory",
+        json={"items": [stock(f"SKU-{n:03}", n, 1) for n in range(skus)]},
+        headers={**bearer(key), "Idempotency-Key": f"seed-{tenant.slug}"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == skus
+    created = await client.post(
+        "/api/v1/api-keys", json={"name": "second", "scopes": ["events:write"]}, headers=bearer(key)
+    )
+    assert created.status_code == 201, created.text
+    await record_runs(db, tenant_id, flow_id, now, delivered=5, failed=1)
+    await dead_letter(db, tenant_id, destination_id, "SKU-000")
+    return Seeded(tenant_id, key, flow_id, destination_id)
+
+
+async def seed_world(
+    client: httpx.AsyncClient, world: World, db: Database, clock: FrozenClock
+) -> dict[str, Seeded]:
+    """Tenants a1 (25 SKUs) and a2 (7 SKUs) of partner alpha, b1 (4 SKUs) of partner beta."""
+    return {
+        "a1": await seed_tenant(client, db, world.tenant_a1.id, clock.now(), skus=25),
+        "a2": await seed_tenant(client, db, world.tenant_a2.id, clock.now(), skus=7),
+        "b1": await seed_tenant(client, db, world.tenant_b1.id, clock.now(), skus=4),
+    }
+
+
+async def tenant_rows(owner: Any, tenant_id: uuid.UUID) -> dict[str, int]:
+    """Rows of the tenant in every table the catalogue walk finds, counted as the schema owner (no RLS)."""
+    counts: dict[str, int] = {}
+    async with owner.connect() as connection:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        async with AsyncSession(bind=connection) as session:
+            for table in await export_tables(session):
+                counts[table.name] = int(
+                    await session.scalar(text(table.count_sql()), {"tenant": tenant_id}) or 0
+                )
+    return counts
+
+
+def job_ctx(settings: Settings, db: Database, redis: Any, clock: FrozenClock) -> dict[str, Any]:
+    """What a worker hands its jobs (``ctx``)."""
+    return {"settings": settings, "db": db, "redis": redis, "clock": clock, "job_try": 1}
