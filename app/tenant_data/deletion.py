@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.connections.models import Connection
 from app.connections.service import tenant_folder
@@ -71,16 +72,14 @@ async def begin_deletion(
         .returning(ApiKey.id)
     )
     keys_revoked = len(revoked.all())
-    elsewhere = select(Membership.id).where(
-        Membership.user_id == User.id,
-        (Membership.tenant_id.is_(None)) | (Membership.tenant_id != tenant_id),
+    other = aliased(Membership)
+    elsewhere = select(other.id).where(
+        other.user_id == Membership.user_id, or_(other.tenant_id.is_(None), other.tenant_id != tenant_id)
     )
     sole_users = [
         str(user_id)
         for user_id in await session.scalars(
-            select(User.id)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.tenant_id == tenant_id, ~elsewhere.exists())
+            select(Membership.user_id).where(Membership.tenant_id == tenant_id, ~elsewhere.exists())
         )
     ]
     removed = await session.execute(
