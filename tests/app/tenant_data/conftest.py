@@ -4,18 +4,25 @@ and the catalogue walk tests use to count a tenant's rows everywhere."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import FrozenClock
 from app.database.engine import Database
 from app.database.scope import DbScope
+from app.outbox.models import OutboxMessage
 from app.settings import Settings
 from app.tenant_data.catalogue import export_tables
+from tenants.models import Tenant
 from tests import factories
 from tests.app.api.calls import bearer
 from tests.app.portal.sync_facts import dead_letter, record_runs, wire_flow
@@ -51,8 +58,6 @@ async def seed_tenant(
     """Connections, recipes and versions, a flow with a destination, ingested stock (ingress log, stock,
     delivery queue, idempotent response, metering), runs, a dead letter, API keys and audit rows."""
     async with db.transaction(DbScope.system()) as session:
-        from tenants.models import Tenant
-
         tenant = await session.get(Tenant, tenant_id)
         assert tenant is not None
     key = await factories.make_api_key(db, tenant, SCOPES)
@@ -87,17 +92,34 @@ async def seed_world(
 async def tenant_rows(owner: Any, tenant_id: uuid.UUID) -> dict[str, int]:
     """Rows of the tenant in every table the catalogue walk finds, counted as the schema owner (no RLS)."""
     counts: dict[str, int] = {}
-    async with owner.connect() as connection:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        async with AsyncSession(bind=connection) as session:
-            for table in await export_tables(session):
-                counts[table.name] = int(
-                    await session.scalar(text(table.count_sql()), {"tenant": tenant_id}) or 0
-                )
+    async with owner.connect() as connection, AsyncSession(bind=connection) as session:
+        for table in await export_tables(session):
+            counts[table.name] = int(
+                await session.scalar(text(table.count_sql()), {"tenant": tenant_id}) or 0
+            )
     return counts
 
 
 def job_ctx(settings: Settings, db: Database, redis: Any, clock: FrozenClock) -> dict[str, Any]:
     """What a worker hands its jobs (``ctx``)."""
     return {"settings": settings, "db": db, "redis": redis, "clock": clock, "job_try": 1}
+
+
+@pytest.fixture
+async def alpha(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A browser on partner alpha's portal."""
+    async with AsyncTestClient(app, base_url="https://alpha.localhost") as client:
+        yield client
+
+
+async def run_outbox(db: Database, ctx: dict[str, Any], task: str, job: Any) -> list[str]:
+    """Run every pending outbox row of ``task`` with ``job``, as a worker would."""
+    async with db.transaction(DbScope.system()) as session:
+        ids = list(
+            await session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.task == task, OutboxMessage.processed_at.is_(None)
+                )
+            )
+        )
+    return [await job(ctx, outbox_id) for outbox_id in ids]
