@@ -13,7 +13,7 @@ import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import FrozenClock
@@ -21,7 +21,7 @@ from app.database.engine import Database
 from app.database.scope import DbScope
 from app.outbox.models import OutboxMessage
 from app.settings import Settings
-from app.tenant_data.catalogue import export_tables
+from app.tenant_data.catalogue import rows_of_tenant
 from tenants.models import Tenant
 from tests import factories
 from tests.app.api.calls import bearer
@@ -91,13 +91,8 @@ async def seed_world(
 
 async def tenant_rows(owner: Any, tenant_id: uuid.UUID) -> dict[str, int]:
     """Rows of the tenant in every table the catalogue walk finds, counted as the schema owner (no RLS)."""
-    counts: dict[str, int] = {}
     async with owner.connect() as connection, AsyncSession(bind=connection) as session:
-        for table in await export_tables(session):
-            counts[table.name] = int(
-                await session.scalar(text(table.count_sql()), {"tenant": tenant_id}) or 0
-            )
-    return counts
+        return await rows_of_tenant(session, tenant_id)
 
 
 def job_ctx(settings: Settings, db: Database, redis: Any, clock: FrozenClock) -> dict[str, Any]:
