@@ -1,8 +1,8 @@
 """Tenant exports (progress and file of each export; RLS), tenants may be `deleting`, and a function that
 erases a deleting tenant's audit rows (the app role may only read and add to the audit log).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from tenants import rls
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
