@@ -55,6 +55,7 @@ from app.portal.partner_billing import PortalPartnerBillingController
 from app.portal.plans import PortalPlansController
 from app.portal.recipes import PortalRecipeController
 from app.portal.templates_library import PortalTemplateLibraryController
+from app.portal.tenant_data import PortalExportController, PortalRetailerDeletionController
 from app.portal.users import PortalUsersController
 from app.prices.endpoints import PriceController
 from app.promotions.deployment_endpoints import PromotionDeploymentController
@@ -174,6 +175,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             PortalBillingController,
             PortalPlansController,
             PortalPartnerBillingController,
+            PortalExportController,
+            PortalRetailerDeletionController,
             create_static_files_router(
                 path="/static", directories=[ROOT / "static"], include_in_schema=False
             ),

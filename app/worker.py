@@ -57,6 +57,9 @@ from app.promotions.scheduler import ADVANCE_TASK, PROMOTION_STEP_TASK
 from app.redis import arq_redis_settings
 from app.retention.jobs import apply_retention, ensure_partitions
 from app.settings import Settings
+from app.tenant_data.deletion import DELETE_TASK
+from app.tenant_data.export import EXPORT_TASK
+from app.tenant_data.jobs import JOB_TIMEOUT_SECONDS, delete_tenant, export_tenant
 from app.tracing import install_tracing, span
 
 log = structlog.get_logger(__name__)
@@ -84,6 +87,18 @@ FUNCTIONS = [
     func(ensure_billing_account, name=ENSURE_BILLING_ACCOUNT_TASK, max_tries=3),
     func(outbox_job(send_alert_webhook), name=ALERT_WEBHOOK_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
     func(outbox_job(notify_quota), name=NOTIFY_QUOTA_TASK, max_tries=MAX_TRIES),  # type: ignore[arg-type]
+    func(
+        outbox_job(export_tenant),  # type: ignore[arg-type]
+        name=EXPORT_TASK,
+        max_tries=MAX_TRIES,
+        timeout=JOB_TIMEOUT_SECONDS,
+    ),
+    func(
+        outbox_job(delete_tenant),  # type: ignore[arg-type]
+        name=DELETE_TASK,
+        max_tries=MAX_TRIES,
+        timeout=JOB_TIMEOUT_SECONDS,
+    ),
 ]
 CRON_JOBS = [
     cron(dispatch_due, second=set(range(60)), unique=True, run_at_startup=True, keep_result=0),

@@ -71,7 +71,7 @@ class Tenant(Base):
 
     __table_args__ = (
         UniqueConstraint("partner_id", "slug"),
-        CheckConstraint("status IN ('active', 'suspended')", name="status_known"),
+        CheckConstraint("status IN ('active', 'suspended', 'deleting')", name="status_known"),
         CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'", name="slug_format"),
     )
 

@@ -18,6 +18,7 @@ from app.plans import models as _plan_models  # noqa: F401
 from app.prices import models as _price_models  # noqa: F401
 from app.promotions import models as _promotion_models  # noqa: F401
 from app.recipes import models as _recipe_models  # noqa: F401
+from app.tenant_data import models as _tenant_data_models  # noqa: F401
 from tenants import api_keys as _api_keys  # noqa: F401
 from tenants import audit as _audit  # noqa: F401
 from tenants import models as _tenant_models  # noqa: F401

@@ -67,7 +67,13 @@ class HookController(Controller):
                 if connection
                 else []
             )
-        if connection is None or tenant is None or connection.template_key != WebhookTemplate.key:
+        # a suspended tenant, or one being deleted, accepts nothing new
+        if (
+            connection is None
+            or tenant is None
+            or tenant.status != "active"
+            or connection.template_key != WebhookTemplate.key
+        ):
             raise refused
         box = SecretBox.from_settings(services.settings)
         template = WebhookTemplate(connector_context(services.settings, box, connection))

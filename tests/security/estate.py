@@ -13,8 +13,10 @@ from litestar.testing import AsyncTestClient
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery.models import DeadLetter
+from app.tenant_data.export import request_export
 from connectors.recipes import default_recipe
 from tenants.api_keys import SCOPES
+from tenants.audit import Actor
 from tenants.models import Tenant
 from tests import factories
 from tests.app.api.calls import bearer
@@ -42,7 +44,7 @@ async def _created(client: AsyncTestClient[Any], key: str, path: str, body: dict
 
 async def seed_estate(client: AsyncTestClient[Any], db: Database, tenant: Tenant) -> Estate:
     """A webhook and a REST connection, a recipe, a flow with a run, a promotion, an alert rule, an extra
-    API key and a dead letter, all in ``tenant``."""
+    API key, a dead letter and a data export, all in ``tenant``."""
     key = await factories.make_api_key(db, tenant, list(SCOPES), name="everything")
     tag = tenant.slug
     estate = Estate(tenant, key)
@@ -129,6 +131,8 @@ async def seed_estate(client: AsyncTestClient[Any], db: Database, tenant: Tenant
         session.add(letter)
         await session.flush()
         dead_letter_id = letter.id
+    async with db.transaction(DbScope.for_tenant(tenant.id, tenant.partner_id)) as session:
+        export = await request_export(session, Actor("tests"), tenant_id=tenant.id, requested_by=None)
     estate.ids = {
         "connection_id": hook["id"],
         "recipe_id": recipe["recipe"]["id"],
@@ -139,5 +143,6 @@ async def seed_estate(client: AsyncTestClient[Any], db: Database, tenant: Tenant
         "rule_id": rule["id"],
         "key_id": extra_key["key"]["id"],
         "dead_letter_id": str(dead_letter_id),
+        "export_id": str(export.id),
     }
     return estate
