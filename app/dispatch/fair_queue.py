@@ -209,6 +209,16 @@ class FairQueue:
         return handed
 
 
+def tenant_keys(tenant_id: str) -> list[str]:
+    """The keys named by a tenant (its lanes' queues and slots, its cap), for erasing a tenant: its entry
+    in a ring goes by itself at the next hand-out, which finds its queue empty."""
+    return [
+        f"{PREFIX}cap:{tenant_id}",
+        *(f"{PREFIX}{lane}:queue:{tenant_id}" for lane in LANES),
+        *(running_key(lane, tenant_id) for lane in LANES),
+    ]
+
+
 async def release(redis: Redis, slot: Slot) -> None:
     await redis.zrem(slot.running_key(), slot.slot_id)
 

@@ -18,14 +18,17 @@ from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.api.rate_limit import KEY_PREFIX as API_RATE_PREFIX
 from app.connections.models import Connection
 from app.connections.service import tenant_folder
 from app.database.engine import Database
 from app.database.scope import DbScope
 from app.delivery import breaker, ratelimit
 from app.delivery.jobs import delivering_key
+from app.dispatch.fair_queue import tenant_keys as fair_queue_keys
 from app.flows.models import FlowDestination
 from app.outbox.service import record_work
+from app.plans.quotas import EVENTS_KEY
 from app.settings import Settings
 from app.tenant_data.catalogue import TenantTable, deletion_order, tenant_tables
 from app.tenant_data.export import exports_folder
@@ -152,6 +155,9 @@ async def erase_tenant(
                 select(FlowDestination.id).where(FlowDestination.tenant_id == tenant_id)
             )
         ]
+        key_ids = [
+            str(i) for i in await session.scalars(select(ApiKey.id).where(ApiKey.tenant_id == tenant_id))
+        ]
     for table in tables:
         if table.name == "audit_log":
             continue  # append-only for the app role: erased by the owner's function below
@@ -197,23 +203,38 @@ async def erase_tenant(
                     "users_removed": report.users_removed,
                 },
             )
-    await _forget_in_redis(redis, connection_ids, destination_ids)
+    await _forget_in_redis(redis, tenant_id, connection_ids, destination_ids, key_ids)
     for folder in (exports_folder(settings, tenant_id), tenant_folder(settings, tenant_id)):
         shutil.rmtree(folder, ignore_errors=True)
     return report
 
 
-async def _forget_in_redis(redis: Redis, connection_ids: list[str], destination_ids: list[str]) -> None:
-    """The tenant's keys are named by its connections and destinations (no key names a tenant)."""
-    keys = [
-        key
-        for connection_id in connection_ids
-        for key in (
-            f"{ratelimit.KEY_PREFIX}{connection_id}",
-            f"{breaker.KEY_PREFIX}{connection_id}",
-            f"{breaker.KEY_PREFIX}{connection_id}:probe",
-            f"shelfsync:oauth-refresh:{connection_id}",
-        )
-    ] + [delivering_key(destination_id) for destination_id in destination_ids]
+async def _forget_in_redis(
+    redis: Redis,
+    tenant_id: uuid.UUID,
+    connection_ids: list[str],
+    destination_ids: list[str],
+    key_ids: list[str],
+) -> None:
+    """The tenant's keys: named by the tenant (its fair-queue lanes, its month's event counts), by its
+    connections and destinations, and by its API keys (their request budgets)."""
+    keys = (
+        [
+            *fair_queue_keys(str(tenant_id)),
+            *[key async for key in redis.scan_iter(match=f"{EVENTS_KEY}{tenant_id}:*")],
+            *(f"{API_RATE_PREFIX}{key_id}" for key_id in key_ids),
+        ]
+        + [
+            key
+            for connection_id in connection_ids
+            for key in (
+                f"{ratelimit.KEY_PREFIX}{connection_id}",
+                f"{breaker.KEY_PREFIX}{connection_id}",
+                f"{breaker.KEY_PREFIX}{connection_id}:probe",
+                f"shelfsync:oauth-refresh:{connection_id}",
+            )
+        ]
+        + [delivering_key(destination_id) for destination_id in destination_ids]
+    )
     if keys:
         await redis.delete(*keys)

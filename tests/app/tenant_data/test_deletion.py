@@ -22,6 +22,7 @@ from app.settings import Settings
 from app.tenant_data.deletion import DELETE_TASK, begin_deletion
 from app.tenant_data.export import exports_folder
 from app.tenant_data.jobs import delete_tenant
+from tenants.api_keys import ApiKey
 from tenants.audit import Actor, AuditEntry
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
@@ -105,6 +106,16 @@ class TestDeleteTenant:
             folder.mkdir(parents=True)
             (folder / "some.file").write_text("x")
         await redis.set(f"shelfsync:rate:{connection_id}", "1")
+        tenant_a1 = str(world.tenant_a1.id)
+        await redis.set(f"shelfsync:quota:events:{tenant_a1}:2026-12", "5")  # keys named by the tenant
+        await redis.set(f"shelfsync:fair:cap:{tenant_a1}", "4")
+        await redis.rpush(f"shelfsync:fair:bulk:queue:{tenant_a1}", "outbox:1")  # type: ignore[misc]
+        async with db.transaction(DbScope.system()) as session:
+            key_ids = list(
+                await session.scalars(select(ApiKey.id).where(ApiKey.tenant_id == world.tenant_a1.id))
+            )
+        for key_id in key_ids:  # each key's request budget
+            await redis.hset(f"shelfsync:api-rate:{key_id}", "tokens", "1")  # type: ignore[misc]
         before_a2 = await tenant_rows(owner, world.tenant_a2.id)
         before_b1 = await tenant_rows(owner, world.tenant_b1.id)
         assert (await rows_anywhere(owner, world.tenant_a1.id)).keys() >= {
@@ -148,6 +159,9 @@ class TestDeleteTenant:
         assert audit[0].changes["tenant"]["slug"] == "a1"
         assert audit[0].changes["api_keys_revoked"] == 2
         assert await redis.exists(f"shelfsync:rate:{connection_id}") == 0
+        left = [key async for key in redis.scan_iter() if tenant_a1.encode() in key]
+        assert left == []
+        assert not any([await redis.exists(f"shelfsync:api-rate:{key_id}") for key_id in key_ids])
         assert not exports_folder(local, world.tenant_a1.id).exists()
         assert not tenant_folder(local, world.tenant_a1.id).exists()
 
