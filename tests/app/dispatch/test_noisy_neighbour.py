@@ -19,11 +19,9 @@ from app.delivery.models import QueuedDelivery
 from app.dispatch.fair_queue import running
 from app.plans.terms import Quotas
 from app.settings import Settings
-from connectors.recipes import default_recipe
 from connectors.sandboxes import rest
 from tests import factories
-from tests.app.api.calls import bearer
-from tests.app.sync.conftest import SCOPES, WRITES, Shop, push, wire
+from tests.app.sync.conftest import SCOPES, Shop, add_connection, add_stock_flow, push, wire
 from tests.chaos.conftest import SKUS
 from tests.chaos.processes import running_worker, until
 from tests.connectors.serving import serve
@@ -44,47 +42,11 @@ async def a_shop() -> AsyncIterator[Shop]:
 async def wire_many(client: AsyncTestClient[Any], key: str, shop: Shop) -> None:
     """One stock flow to ``A_DESTINATIONS`` connections of one shop, each taking ``A_BATCH`` records a
     call: many delivery jobs, each of many calls."""
-    recipe = await client.post(
-        "/api/v1/recipes",
-        json={
-            "name": "stock",
-            "domain": "inventory",
-            "spec": default_recipe("rest", "inventory", "outbound"),
-        },
-        headers=bearer(key),
-    )
-    assert recipe.status_code == 201, recipe.text
-    destinations = []
-    for n in range(A_DESTINATIONS):
-        connection = await client.post(
-            "/api/v1/connections",
-            json={
-                "name": f"store {n}",
-                "template": "rest",
-                "config": {"base_url": shop.url, "api_key": "sandbox-key", "writes": WRITES},
-                "batch_size": A_BATCH,
-            },
-            headers=bearer(key),
-        )
-        assert connection.status_code == 201, connection.text
-        destinations.append(
-            {
-                "connection_id": connection.json()["id"],
-                "recipe_id": recipe.json()["recipe"]["id"],
-                "allocation": {"location_code": "WEB"},
-            }
-        )
-    flow = await client.post(
-        "/api/v1/flows",
-        json={
-            "name": "stock everywhere",
-            "domain": "inventory",
-            "settings": {"batch_window_seconds": 1, "low_stock_threshold": 3},
-            "destinations": destinations,
-        },
-        headers=bearer(key),
-    )
-    assert flow.status_code == 201, flow.text
+    connections = [
+        await add_connection(client, key, shop.url, f"store {n}", batch_size=A_BATCH)
+        for n in range(A_DESTINATIONS)
+    ]
+    await add_stock_flow(client, key, connections, batch_window_seconds=1)
 
 
 async def queued_rows(db: Database, tenant_id: Any) -> int:

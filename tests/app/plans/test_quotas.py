@@ -22,12 +22,11 @@ from app.plans.models import QuotaNotice
 from app.plans.quotas import NOTIFY_QUOTA_TASK, notify_quota
 from app.plans.terms import Quota, Quotas
 from app.settings import Settings
-from connectors.recipes import default_recipe
 from tests import factories
 from tests.app.api.calls import assert_problem, bearer
 from tests.app.portal.conftest import alpha
 from tests.app.portal.forms import sign_in
-from tests.app.sync.conftest import SCOPES, WRITES, job_ctx
+from tests.app.sync.conftest import SCOPES, WRITES, add_connection, add_stock_flow, job_ctx
 from tests.factories import PASSWORD, World
 
 __all__ = ["alpha"]
@@ -165,29 +164,4 @@ class TestEventsQuota:
 
 async def wire_stock(client: AsyncTestClient[Any], key: str) -> None:
     """A stock flow to one connection, so accepted events queue deliveries."""
-    connection = await new_connection(client, key, "shop")
-    recipe = await client.post(
-        "/api/v1/recipes",
-        json={
-            "name": "stock",
-            "domain": "inventory",
-            "spec": default_recipe("rest", "inventory", "outbound"),
-        },
-        headers=bearer(key),
-    )
-    flow = await client.post(
-        "/api/v1/flows",
-        json={
-            "name": "stock",
-            "domain": "inventory",
-            "destinations": [
-                {
-                    "connection_id": connection.json()["id"],
-                    "recipe_id": recipe.json()["recipe"]["id"],
-                    "allocation": {"location_code": "WEB"},
-                }
-            ],
-        },
-        headers=bearer(key),
-    )
-    assert flow.status_code == 201, flow.text
+    await add_stock_flow(client, key, [await add_connection(client, key, "https://shop.example", "shop")])

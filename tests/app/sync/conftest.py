@@ -85,18 +85,29 @@ class Wiring:
     recipe_name: str
 
 
-async def wire(client: AsyncTestClient[Any], key: str, shop: Shop, **settings: Any) -> Wiring:
-    """Connection → recipe → flow through the API, as a retailer would set it up."""
+async def add_connection(
+    client: AsyncTestClient[Any], key: str, base_url: str, name: str = "web shop", **fields: Any
+) -> str:
+    """A REST connection to the shop at ``base_url`` (``fields``: ``batch_size``…); its id."""
     connection = await client.post(
         "/api/v1/connections",
         json={
-            "name": "web shop",
+            "name": name,
             "template": "rest",
-            "config": {"base_url": shop.url, "api_key": "sandbox-key", "writes": WRITES},
+            "config": {"base_url": base_url, "api_key": "sandbox-key", "writes": WRITES},
+            **fields,
         },
         headers=bearer(key),
     )
     assert connection.status_code == 201, connection.text
+    return str(connection.json()["id"])
+
+
+async def add_stock_flow(
+    client: AsyncTestClient[Any], key: str, connection_ids: list[str], **settings: Any
+) -> dict[str, Any]:
+    """The default outbound stock recipe and a stock flow to each connection (allocated to ``WEB``);
+    the flow as the API answered it."""
     recipe = await client.post(
         "/api/v1/recipes",
         json={
@@ -115,17 +126,25 @@ async def wire(client: AsyncTestClient[Any], key: str, shop: Shop, **settings: A
             "settings": {"batch_window_seconds": 5, "low_stock_threshold": 3, **settings},
             "destinations": [
                 {
-                    "connection_id": connection.json()["id"],
+                    "connection_id": connection_id,
                     "recipe_id": recipe.json()["recipe"]["id"],
                     "allocation": {"location_code": "WEB"},
                 }
+                for connection_id in connection_ids
             ],
         },
         headers=bearer(key),
     )
     assert flow.status_code == 201, flow.text
-    body = flow.json()
-    return Wiring(body["id"], body["destinations"][0]["id"], connection.json()["id"], "web stock")
+    body: dict[str, Any] = flow.json()
+    return body
+
+
+async def wire(client: AsyncTestClient[Any], key: str, shop: Shop, **settings: Any) -> Wiring:
+    """Connection → recipe → flow through the API, as a retailer would set it up."""
+    connection_id = await add_connection(client, key, shop.url)
+    body = await add_stock_flow(client, key, [connection_id], **settings)
+    return Wiring(body["id"], body["destinations"][0]["id"], connection_id, "web stock")
 
 
 def job_ctx(settings: Settings, db: Database, redis: Redis, clock: FrozenClock) -> dict[str, Any]:
