@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.settings import Settings
-from bench import api, inventory, prices, promotion, recipes
+from bench import api, inventory, prices, promotion, recipes, tenants
 from bench.stack import RESULTS, Goal, held_services, machine, services, write_results
 
 Runner = Callable[[Settings, bool], dict[str, Any]]
@@ -45,12 +45,17 @@ def _promotion(settings: Settings, quick: bool) -> dict[str, Any]:
     return figures
 
 
+def _tenants(settings: Settings, quick: bool) -> dict[str, Any]:
+    return asyncio.run(tenants.run(settings, tenants.plan(quick), None, quick))
+
+
 BENCHMARKS: dict[str, tuple[Runner | None, Any]] = {
     "recipes": (None, recipes),
     "api": (_api, api),
     "inventory": (_inventory, inventory),
     "prices": (_prices, prices),
     "promotion": (_promotion, promotion),
+    "tenants": (_tenants, tenants),
 }
 """Name → how ``all`` runs it (None: needs no services) and its module (``report``, ``goals``)."""
 

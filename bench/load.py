@@ -1,5 +1,6 @@
-"""The HTTP load generator the API benchmark runs as its own process: open-loop reads at a fixed rate, or
-closed-loop event batches, over kept-alive HTTP/1.1 connections; raw timings go back as JSON.
+"""The HTTP load generator the API and noisy-neighbour benchmarks run as their own process: open-loop
+reads at a fixed rate, closed-loop event batches, or a burst of reads as fast as the server answers, over
+kept-alive HTTP/1.1 connections; raw timings go back as JSON.
 
 ``python -m bench.load SPEC OUT`` reads a spec (JSON) and writes what each request measured. Only the
 standard library (and uvloop when present) is imported, and requests are written and parsed by hand, so
@@ -46,6 +47,13 @@ class Connection:
         self.reader = self.writer = None
 
     async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        status, answer, _ = await self.exchange(method, path, body)
+        return status, answer
+
+    async def exchange(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes, dict[bytes, bytes]]:
+        """One request; the status, the body and the answer's header fields (names in lower case)."""
         if self.reader is None or self.writer is None:
             await self.open()
         assert self.reader is not None
@@ -59,9 +67,11 @@ class Connection:
             raise ConnectionError("the server closed the connection")
         status = int(status_line.split()[1])
         length, is_chunked, is_closing = 0, False, False
+        fields: dict[bytes, bytes] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
             name = name.strip().lower()
+            fields[name] = value.strip()
             if name == b"content-length":
                 length = int(value)
             elif name == b"transfer-encoding":
@@ -79,7 +89,7 @@ class Connection:
             answer = await self.reader.readexactly(length)
         if is_closing:
             self.close()
-        return status, answer
+        return status, answer, fields
 
 
 async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +197,33 @@ async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
     return {"records": records, "seconds": loop.time() - started}
 
 
+async def burst(spec: dict[str, Any]) -> dict[str, Any]:
+    """GET ``path`` ``requests`` times, each of ``connections`` connections sending its next request as
+    soon as the last is answered (as fast as the server answers); per request: latency (s), status, and
+    whether a 429 carried a ``Retry-After`` field and the ``rate-limited`` problem type."""
+    loop = asyncio.get_running_loop()
+    numbers = itertools.count()
+    records: list[tuple[float, int, bool]] = []
+    started = loop.time()
+
+    async def sender() -> None:
+        connection = Connection(spec["api"], spec["key"])
+        await connection.open()
+        while next(numbers) < spec["requests"]:
+            began = loop.time()
+            try:
+                status, answer, fields = await connection.exchange("GET", spec["path"])
+            except CONNECT_ERRORS:
+                status, answer, fields = 0, b"", {}
+                connection.close()
+            is_told = status == 429 and b"retry-after" in fields and b"rate-limited" in answer
+            records.append((loop.time() - began, status, is_told))
+        connection.close()
+
+    await asyncio.gather(*(sender() for _ in range(spec["connections"])))
+    return {"records": records, "seconds": loop.time() - started}
+
+
 def main(argv: list[str] | None = None) -> None:
     spec_path, out_path = argv or sys.argv[1:3]
     spec = json.loads(Path(spec_path).read_text())
@@ -198,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # the standard loop measures the same thing, at a little more cost per request
         pass
     began = time.time()
-    runner = open_loop if spec["mode"] == "open" else closed_loop
+    runner = {"open": open_loop, "closed": closed_loop, "burst": burst}[spec["mode"]]
     result = run(runner(spec))
     result["began"] = began
     Path(out_path).write_text(json.dumps(result))
