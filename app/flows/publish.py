@@ -17,6 +17,8 @@ from app.inventory.service import availability
 from app.prices.models import PriceEntry
 
 PUBLISH_TASK = "publish_flow"
+PUBLISH_CHUNK = 5_000
+"""Prices read, turned into changes and queued at a time by a full run."""
 BULK_ROWS = 10_000
 """A full run queueing at least this many rows refreshes the queue's planner statistics in its
 transaction: planned for the empty queue it was, each claim would sort every due row."""
@@ -45,12 +47,28 @@ async def publish_all(session: AsyncSession, flow: Flow, run: Run, now: datetime
                 now,
             )
     elif flow.domain == "prices":
-        rows = (await session.scalars(select(PriceEntry).where(PriceEntry.tenant_id == flow.tenant_id))).all()
-        prices = [row.to_price() for row in rows]
-        read = len(prices)
-        changes: list[Change] = price_changes(flow, prices, now, correlation_id)
-        for destination in destinations:
-            await enqueue(session, flow.tenant_id, destination.id, changes, now)
+        # streamed a chunk at a time (a server-side cursor): a 250,000-price list never sits in memory
+        # whole, and the worker's other jobs get the event loop between chunks instead of waiting out
+        # one long stretch of building changes
+        stream = await session.stream_scalars(
+            select(PriceEntry)
+            .where(PriceEntry.tenant_id == flow.tenant_id)
+            .order_by(
+                PriceEntry.sku,
+                PriceEntry.price_list,
+                PriceEntry.channel,
+                PriceEntry.region,
+                PriceEntry.effective_from,
+            )
+            .execution_options(yield_per=PUBLISH_CHUNK)
+        )
+        async for rows in stream.partitions():
+            read += len(rows)
+            changes: list[Change] = price_changes(flow, [row.to_price() for row in rows], now, correlation_id)
+            for row in rows:
+                session.expunge(row)
+            for destination in destinations:
+                await enqueue(session, flow.tenant_id, destination.id, changes, now)
     if read * len(destinations) >= BULK_ROWS:
         # the queue just grew by a bulk: let the planner know before the claims start (app.delivery)
         await session.execute(text("SELECT shelfsync_analyze_delivery_queue()"))

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from app.clock import FrozenClock
 from app.database.engine import Database
 from app.delivery.service import Deliverer
+from app.flows import publish
 from app.settings import Settings
 from tests.app.api.calls import bearer
 from tests.app.sync.conftest import Shop, Wiring, deliver_all
@@ -120,7 +122,9 @@ class TestPriceSync:
         clock: FrozenClock,
         settings: Settings,
         db: Database,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setattr(publish, "PUBLISH_CHUNK", 3)  # the list is read in three chunks
         wiring = await price_flow(client, key, shop)
         await push_prices(
             client, key, [{"sku": f"SKU-00{n}", "amount": f"{n}.00", "currency": "EUR"} for n in range(1, 8)]
