@@ -70,7 +70,7 @@ def declare_problem_responses(app: Litestar) -> None:
         for handler in route.route_handlers:
             statuses = {400, 401, 422, 503}
             if route.path.startswith("/api/"):
-                statuses |= {403, 429}  # a key without the scope; too many wrong keys from one address
+                statuses |= {403, 429}  # a key without the scope; too many wrong keys, or over its rate
             if "{" in route.path:
                 statuses.add(404)
             if handler.http_methods & {"POST", "PUT", "PATCH"}:
