@@ -206,7 +206,9 @@ def build_worker(
         ctx["mail_sender"] = mail_sender or sender_from_settings(settings)
         ctx["queue_name"] = QUEUE_NAME
         if relay:
-            ctx["relay"] = OutboxRelay(ctx["db"], ctx["redis"], queue_name=QUEUE_NAME)
+            ctx["relay"] = OutboxRelay(
+                ctx["db"], ctx["redis"], queue_name=QUEUE_NAME, direct_tasks=frozenset({NUDGE_TASK})
+            )
             ctx["relay_task"] = asyncio.create_task(ctx["relay"].run(), name="outbox-relay")
         log.info("worker.started", queue=QUEUE_NAME, relay=relay)
 

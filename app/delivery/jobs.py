@@ -13,7 +13,7 @@ from redis.exceptions import LockNotOwnedError, RedisError
 
 from app.database.scope import DbScope
 from app.delivery.service import Deliverer, DueDestination, due_destinations, still_due
-from app.dispatch.fair_queue import FairJob, Lane, waiting
+from app.dispatch.fair_queue import FairJob, Lane, others_waiting
 from app.dispatch.slots import fair_queue_of
 from app.outbox.service import claim_work
 from app.plans.service import concurrency_of
@@ -34,13 +34,20 @@ def deliver_job_id(destination_id: str, now: float) -> str:
     return per_second_job_id("deliver", destination_id, now)
 
 
-async def wake(ctx: dict[str, Any], destinations: list[DueDestination]) -> None:
+def deliver_pending_id(destination_id: str, lane: Lane) -> str:
+    """A destination's delivery waits in the fair queue once per lane."""
+    return f"deliver:{destination_id}:{lane}"
+
+
+async def wake(
+    ctx: dict[str, Any], destinations: list[DueDestination], caps: dict[uuid.UUID, int] | None = None
+) -> None:
     """Queue a delivery job for each destination in the fair queue, in the lane of its most pressing
-    work (one waiting job per destination and lane), and hand out whatever's turn it is."""
+    work (one waiting job per destination and lane), and hand out whatever's turn it is. ``caps`` (the
+    tenants' concurrency, from their plans) is refreshed by the sweep; a nudge keeps the stored one."""
     if not destinations:
         return
-    async with ctx["db"].transaction(DbScope.system()) as session:
-        caps = await concurrency_of(session, {d.tenant_id for d in destinations})
+    caps = caps or {}
     queue = fair_queue_of(ctx)
     now = time.time()
     for due in destinations:
@@ -52,10 +59,10 @@ async def wake(ctx: dict[str, Any], destinations: list[DueDestination]) -> None:
                 lane=lane,
                 task=DELIVER_TASK,
                 args=[destination_id, str(due.tenant_id), lane],
-                pending_id=f"deliver:{destination_id}:{lane}",
+                pending_id=deliver_pending_id(destination_id, lane),
                 job_id=deliver_job_id(destination_id, now),
             ),
-            caps.get(due.tenant_id, queue.default_cap),
+            caps.get(due.tenant_id),
         )
     await queue.hand_out()
 
@@ -91,9 +98,10 @@ async def deliver_destination(
         others_wait = None
         if tenant_id is not None and lane is not None:
             redis, tenant, waiting_lane = ctx["redis"], tenant_id, lane
+            own = deliver_pending_id(destination_id, lane)
 
             async def others_wait() -> bool:
-                return await waiting(redis, waiting_lane, tenant) > 0
+                return await others_waiting(redis, waiting_lane, tenant, own)
 
         report = await deliverer(ctx).deliver_due(
             uuid.UUID(destination_id), before_batch=lock.reacquire, should_yield=others_wait
@@ -130,6 +138,9 @@ async def nudge_delivery(ctx: dict[str, Any], outbox_id: int) -> str:
 async def dispatch_due(ctx: dict[str, Any]) -> str:
     """Cron, every second: start deliveries for destinations whose queued work has come due."""
     due = await due_destinations(ctx["db"], ctx["clock"].now())
-    await wake(ctx, due)
+    if due:
+        async with ctx["db"].transaction(DbScope.system()) as session:
+            caps = await concurrency_of(session, {d.tenant_id for d in due})
+        await wake(ctx, due, caps)
     await fair_queue_of(ctx).hand_out()  # also for slots that lapsed with a killed worker
     return f"woke {len(due)}"

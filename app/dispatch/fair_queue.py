@@ -49,21 +49,22 @@ JOB_EXPIRES = timedelta(days=1)
 shorten it (arq counts expiry from the score)."""
 HAND_OUT_BATCH = 200
 WAITING_TTL_SECONDS = 86_400
-CAP_TTL_SECONDS = 3_600
+CAP_TTL_SECONDS = 600
 
 # KEYS[1] job:<pending>, KEYS[2] <lane>:queue:<tenant>, KEYS[3] <lane>:ring, KEYS[4] <lane>:ringset,
-# KEYS[5] cap:<tenant>; ARGV job json, pending id, tenant, cap, waiting ttl, cap ttl. 1 if queued,
-# 0 if the same pending id already waits.
+# KEYS[5] cap:<tenant>; ARGV job json, pending id, tenant, cap ('' keeps the stored one), waiting ttl,
+# cap ttl. 1 if queued, 0 if the same pending id already waits.
 _SUBMIT = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[5])) then
+if ARGV[4] ~= '' then
   redis.call('SET', KEYS[5], ARGV[4], 'EX', tonumber(ARGV[6]))
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[5])) then
   return 0
 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 if redis.call('SADD', KEYS[4], ARGV[3]) == 1 then
   redis.call('RPUSH', KEYS[3], ARGV[3])
 end
-redis.call('SET', KEYS[5], ARGV[4], 'EX', tonumber(ARGV[6]))
 return 1
 """
 
@@ -160,8 +161,10 @@ class FairQueue:
         self._submit = redis.register_script(_SUBMIT)
         self._hand_out = redis.register_script(_HAND_OUT)
 
-    async def submit(self, job: FairJob, cap: int) -> bool:
-        """Queue ``job`` behind its tenant's other work in its lane; False if it already waits."""
+    async def submit(self, job: FairJob, cap: int | None) -> bool:
+        """Queue ``job`` behind its tenant's other work in its lane; False if it already waits. ``cap``
+        (the plan's concurrency) is stored for the tenant; None keeps the one stored last (the relay and
+        the once-a-second sweep refresh it from the plans), or the default."""
         keys = [
             f"{PREFIX}job:{job.pending_id}",
             f"{PREFIX}{job.lane}:queue:{job.tenant_id}",
@@ -173,7 +176,7 @@ class FairQueue:
             json.dumps(asdict(job)),
             job.pending_id,
             job.tenant_id,
-            cap,
+            "" if cap is None else cap,
             WAITING_TTL_SECONDS,
             CAP_TTL_SECONDS,
         ]
@@ -227,6 +230,13 @@ async def waiting(redis: Redis, lane: Lane, tenant_id: str) -> int:
     """Jobs of the tenant waiting in the lane (for metrics and tests)."""
     count: int = await redis.llen(f"{PREFIX}{lane}:queue:{tenant_id}")  # type: ignore[misc]
     return count
+
+
+async def others_waiting(redis: Redis, lane: Lane, tenant_id: str, own_pending_id: str) -> bool:
+    """Whether the tenant has work waiting in the lane other than ``own_pending_id`` (a job's own next
+    turn, queued by a wake while it runs, is not someone else's)."""
+    head = await redis.lrange(f"{PREFIX}{lane}:queue:{tenant_id}", 0, 1)  # type: ignore[misc]
+    return any((item.decode() if isinstance(item, bytes) else item) != own_pending_id for item in head)
 
 
 async def tenants_waiting(redis: Redis, lane: Lane) -> int:

@@ -1,12 +1,13 @@
 """The outbox relay: hands recorded work on. Runs inside every worker; rows are locked with ``SKIP LOCKED``
 so any number of relays share the table without handing out a row twice. A retailer's work goes to the
 fair queue (:mod:`app.dispatch.fair_queue`), in the row's lane, and reaches arq in its turn; the
-platform's own work goes to arq directly."""
+platform's own work, and the ``direct_tasks`` (nudges), go to arq directly, urgent ones scored ahead."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.dispatch.fair_queue import FairJob, FairQueue
+from app.dispatch.fair_queue import JOB_EXPIRES, FairJob, FairQueue, arq_score
 from app.outbox.models import OutboxMessage
 from app.plans.service import concurrency_of
 
@@ -46,6 +47,7 @@ class OutboxRelay:
         batch_size: int = 500,
         stale_after: timedelta = timedelta(minutes=5),
         poll_seconds: float = 1.0,
+        direct_tasks: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.queue = queue
@@ -53,6 +55,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.stale_after = stale_after
         self.poll_seconds = poll_seconds
+        self.direct_tasks = direct_tasks
+        """Tasks handed to arq straight away, in their lane, even for a tenant: bookkeeping so small that
+        waiting for a turn would cost more than it (a nudge only wakes deliveries, which then take theirs)."""
         self._wake = asyncio.Event()
         self.fair_queue = FairQueue(queue, queue_name)
 
@@ -79,9 +84,14 @@ class OutboxRelay:
             ).all()
             caps = await concurrency_of(session, (row.tenant_id for row in rows if row.tenant_id))
             for row in rows:
-                if row.tenant_id is None:  # the platform's own work: straight to arq
+                if row.tenant_id is None or row.task in self.direct_tasks:  # straight to arq
                     await self.queue.enqueue_job(
-                        row.task, row.id, _job_id=job_id(row.id), _queue_name=self.queue_name
+                        row.task,
+                        row.id,
+                        _job_id=job_id(row.id),
+                        _queue_name=self.queue_name,
+                        _defer_until=arq_score("urgent" if row.lane == "urgent" else "bulk", time.time()),
+                        _expires=JOB_EXPIRES,
                     )
                 else:
                     tenant_work = FairJob(
