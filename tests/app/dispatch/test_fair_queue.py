@@ -59,7 +59,8 @@ class TestHandOut:
         slot_id = (await fair.redis.zrange(running_key("bulk", "A"), 0, 0))[0].decode()
         await release(fair.redis, Slot("A", "bulk", slot_id))
         assert await fair.hand_out() == 1
-        assert (await arq_order(fair))[-1] == "A3"
+        # A3 went (its place in arq beside A2 depends on the millisecond each hand-out ran in)
+        assert sorted(await arq_order(fair)) == ["A1", "A2", "A3", "B1"]
 
     async def test_urgent_work_goes_ahead_of_bulk_work_queued_before_it(self, fair: FairQueue) -> None:
         for n in range(1, 4):
