@@ -100,7 +100,7 @@ async def create_connection(
     """``UnknownTemplateError`` or ``ConfigError`` (with paths) when the input is wrong,
     ``QuotaExceededError`` past the plan's hard limit. The retailer's connection count is metered in
     the same transaction, and its partner told when it reaches the soft limit."""
-    await check_new_connection(session, tenant_id)
+    before = await check_new_connection(session, tenant_id)
     choice = await resolve_template(session, partner_id, template_key)
     row = Connection(
         id=uuid.uuid4(),
@@ -114,7 +114,7 @@ async def create_connection(
     session.add(row)
     await session.flush()
     await sample_connections(session, tenant_id, now)
-    await connection_added(session, tenant_id, now)
+    await connection_added(session, tenant_id, before, now)
     return row
 
 

@@ -13,7 +13,7 @@ from redis.exceptions import LockNotOwnedError, RedisError
 
 from app.database.scope import DbScope
 from app.delivery.service import Deliverer, DueDestination, due_destinations, still_due
-from app.dispatch.fair_queue import FairJob, Lane, others_waiting
+from app.dispatch.fair_queue import FairJob, Lane, lane_of, others_waiting
 from app.dispatch.slots import fair_queue_of
 from app.outbox.service import claim_work
 from app.plans.service import concurrency_of
@@ -51,7 +51,7 @@ async def wake(
     queue = fair_queue_of(ctx)
     now = time.time()
     for due in destinations:
-        lane: Lane = "urgent" if due.is_urgent else "bulk"
+        lane = lane_of(due.is_urgent)
         destination_id = str(due.destination_id)
         await queue.submit(
             FairJob(
@@ -141,6 +141,7 @@ async def dispatch_due(ctx: dict[str, Any]) -> str:
     if due:
         async with ctx["db"].transaction(DbScope.system()) as session:
             caps = await concurrency_of(session, {d.tenant_id for d in due})
-        await wake(ctx, due, caps)
-    await fair_queue_of(ctx).hand_out()  # also for slots that lapsed with a killed worker
+        await wake(ctx, due, caps)  # which hands out
+    else:
+        await fair_queue_of(ctx).hand_out()  # for slots that lapsed with a killed worker
     return f"woke {len(due)}"

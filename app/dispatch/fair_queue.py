@@ -143,6 +143,10 @@ class Slot:
         return running_key(self.lane, self.tenant_id)
 
 
+def lane_of(is_urgent: bool) -> Lane:
+    return "urgent" if is_urgent else "bulk"
+
+
 def running_key(lane: Lane, tenant_id: str) -> str:
     return f"{PREFIX}{lane}:running:{tenant_id}"
 

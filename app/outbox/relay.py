@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select, update
 
 from app.database.engine import Database
 from app.database.scope import DbScope
-from app.dispatch.fair_queue import JOB_EXPIRES, FairJob, FairQueue, arq_score
+from app.dispatch.fair_queue import JOB_EXPIRES, FairJob, FairQueue, arq_score, lane_of
 from app.outbox.models import OutboxMessage
 from app.plans.service import concurrency_of
 
@@ -82,21 +82,24 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            caps = await concurrency_of(session, (row.tenant_id for row in rows if row.tenant_id))
+            fair = [row for row in rows if row.tenant_id is not None and row.task not in self.direct_tasks]
+            # the plans are read only for rows that wait for a turn (a batch of nudges needs none)
+            caps = await concurrency_of(session, {row.tenant_id for row in fair}) if fair else {}
             for row in rows:
+                lane = lane_of(row.lane == "urgent")
                 if row.tenant_id is None or row.task in self.direct_tasks:  # straight to arq
                     await self.queue.enqueue_job(
                         row.task,
                         row.id,
                         _job_id=job_id(row.id),
                         _queue_name=self.queue_name,
-                        _defer_until=arq_score("urgent" if row.lane == "urgent" else "bulk", time.time()),
+                        _defer_until=arq_score(lane, time.time()),
                         _expires=JOB_EXPIRES,
                     )
                 else:
                     tenant_work = FairJob(
                         tenant_id=str(row.tenant_id),
-                        lane="urgent" if row.lane == "urgent" else "bulk",
+                        lane=lane,
                         task=row.task,
                         args=[row.id],
                         pending_id=job_id(row.id),

@@ -12,6 +12,7 @@ its key is rebuilt.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from dataclasses import dataclass
@@ -102,16 +103,21 @@ async def connections_standing(session: AsyncSession, tenant_id: uuid.UUID, quot
     return _standing("connections", quotas.connections, int(used or 0))
 
 
-async def check_new_connection(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """Refuse a connection past the hard limit; call before adding it."""
+async def check_new_connection(session: AsyncSession, tenant_id: uuid.UUID) -> QuotaStanding:
+    """Refuse a connection past the hard limit; call before adding it. The standing before, for
+    :func:`connection_added`."""
     standing = await connections_standing(session, tenant_id, await quotas_of(session, tenant_id))
     if standing.is_full:
         raise QuotaExceededError(standing, retry_after=None)
+    return standing
 
 
-async def connection_added(session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
-    """Tell the partner (once a month) when the retailer's connections reach the soft limit."""
-    standing = await connections_standing(session, tenant_id, await quotas_of(session, tenant_id))
+async def connection_added(
+    session: AsyncSession, tenant_id: uuid.UUID, before: QuotaStanding, now: datetime
+) -> None:
+    """Tell the partner (once a month, per level) when the retailer's connections, one more than
+    ``before``, reach the soft limit."""
+    standing = dataclasses.replace(before, used=before.used + 1)
     if standing.is_over_soft:
         await notice(session, tenant_id, standing, period_at(now), now)
 

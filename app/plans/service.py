@@ -25,12 +25,14 @@ async def terms_of(session: AsyncSession, tenant: Tenant) -> PlanTerms:
     return DEFAULT_TERMS if row is None else msgspec.convert(row.terms, PlanTerms)
 
 
+_TENANTS_PLAN = (Plan.partner_id == Tenant.partner_id) & (Plan.key == Tenant.plan)
+"""A retailer's plan row: its partner's plan of the retailer's key (absent: the default terms)."""
+
+
 async def quotas_of(session: AsyncSession, tenant_id: uuid.UUID) -> Quotas:
     """The quotas of the retailer's plan, in one query (it runs on every API request)."""
     raw = await session.scalar(
-        select(Plan.terms["quotas"])
-        .join(Tenant, (Tenant.partner_id == Plan.partner_id) & (Tenant.plan == Plan.key))
-        .where(Tenant.id == tenant_id)
+        select(Plan.terms["quotas"]).join(Tenant, _TENANTS_PLAN).where(Tenant.id == tenant_id)
     )
     return DEFAULT_TERMS.quotas if raw is None else msgspec.convert(raw, Quotas)
 
@@ -42,7 +44,7 @@ async def concurrency_of(session: AsyncSession, tenant_ids: Iterable[uuid.UUID])
         return {}
     rows = await session.execute(
         select(Tenant.id, Plan.terms["quotas"]["concurrency"].as_integer())
-        .outerjoin(Plan, (Plan.partner_id == Tenant.partner_id) & (Plan.key == Tenant.plan))
+        .outerjoin(Plan, _TENANTS_PLAN)
         .where(Tenant.id.in_(wanted))
     )
     default = DEFAULT_TERMS.quotas.concurrency

@@ -80,8 +80,8 @@ class PortalBillingController(Controller):
         """The period's usage per meter, the forecast for its end, and the charges both come to."""
         tenant_id = _tenant_id(portal_user)
         chosen = self._period(request, period)
-        now = services_of(request).clock.now()
         services = services_of(request)
+        now = services.clock.now()
         async with services.db.transaction(portal_user.db_scope()) as session:
             statement = await statement_of(session, await _tenant(session, tenant_id), chosen, now)
             quota_warnings = await warnings(session, services.redis, tenant_id, now)
