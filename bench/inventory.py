@@ -86,16 +86,45 @@ class Sent:
 
 
 @dataclass
+class StockCounts:
+    """Absolute stock counts, monotonic per SKU so that a stored value names the events it covers:
+    urgent SKUs count down from the low-stock threshold, normal ones count up from above it. Used by
+    this benchmark and the noisy-neighbour one (bench/tenants.py)."""
+
+    rng: random.Random
+    version: int = 0
+    last: dict[str, int] = field(default_factory=dict)
+
+    def next(self, sku: str, is_urgent: bool) -> tuple[int, dict[str, Any]]:
+        """The SKU's next count and the event carrying it."""
+        if is_urgent:
+            value = self.last.get(sku, THRESHOLD + 1) - 1
+            if value < 0:
+                raise RuntimeError("an urgent SKU ran out of values; use more SKUs")
+        else:
+            value = self.last.get(sku, NORMAL_START) + self.rng.randint(1, 5)
+        self.version += 1
+        self.last[sku] = value
+        return value, {
+            "sku": sku,
+            "location": SOURCE_LOCATION,
+            "on_hand": value,
+            "source": "bench-pos",
+            "source_id": f"{sku}@{SOURCE_LOCATION}",
+            "source_version": self.version,
+        }
+
+
+@dataclass
 class Events:
     """The stock counts the benchmark sends: monotonic per SKU, so a stored value names its event."""
 
     plan: Plan
     rng: random.Random = field(default_factory=lambda: random.Random(11))
-    version: int = 0
     sent: list[Sent] = field(default_factory=list)
-    last: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.counts = StockCounts(self.rng)
         skus = [synthetic_sku(n) for n in range(1, self.plan.skus + 1)]
         cut = max(int(len(skus) * self.plan.urgent_share), 1)
         self.urgent, self.normal = skus[:cut], skus[cut:]
@@ -106,25 +135,9 @@ class Events:
         for _ in range(size):
             is_urgent = self.rng.random() < self.plan.urgent_share
             sku = self.rng.choice(self.urgent if is_urgent else self.normal)
-            if is_urgent:
-                value = self.last.get(sku, THRESHOLD + 1) - 1
-                if value < 0:
-                    raise RuntimeError("an urgent SKU ran out of values; use more SKUs")
-            else:
-                value = self.last.get(sku, NORMAL_START) + self.rng.randint(1, 5)
-            self.version += 1
-            self.last[sku] = value
+            value, item = self.counts.next(sku, is_urgent)
             sent.append(Sent(sku, value, at, is_urgent))
-            items.append(
-                {
-                    "sku": sku,
-                    "location": SOURCE_LOCATION,
-                    "on_hand": value,
-                    "source": "bench-pos",
-                    "source_id": f"{sku}@{SOURCE_LOCATION}",
-                    "source_version": self.version,
-                }
-            )
+            items.append(item)
         self.sent.extend(sent)
         return items, sent
 

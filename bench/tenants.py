@@ -58,6 +58,7 @@ import psutil
 from app.settings import Settings
 from bench import prices
 from bench.api import generate_load
+from bench.inventory import THRESHOLD, StockCounts
 from bench.stack import (
     Api,
     Goal,
@@ -74,10 +75,6 @@ from bench.stack import (
 )
 from connectors.sandboxes.rest import synthetic_sku
 
-THRESHOLD = 1_000
-"""Low-stock threshold of every quiet flow: urgent SKUs stay at or below it, normal SKUs above it."""
-NORMAL_START = 5_000
-SOURCE_LOCATION = "WH1"
 DESTINATION_LOCATION = "WEB"
 BATCH_WINDOW_SECONDS = 1.0
 """Shorter than bench/inventory.py's 5 s, so normal events' latency shows delays rather than the window."""
@@ -269,9 +266,10 @@ class Quiet:
     tenants: list[Seeded]
     plan: Plan
     rng: random.Random = field(default_factory=lambda: random.Random(17))
-    version: int = 0
     sent: list[Sent] = field(default_factory=list)
-    last: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.counts = StockCounts(self.rng)
 
     def skus_of(self, tenant: Seeded) -> list[str]:
         first = tenant.index * self.plan.skus_per_tenant + 1
@@ -290,25 +288,9 @@ class Quiet:
         for _ in range(size):
             is_urgent = self.rng.random() < self.plan.urgent_share
             sku = self.rng.choice(urgent if is_urgent else normal)
-            if is_urgent:
-                value = self.last.get(sku, THRESHOLD + 1) - 1
-                if value < 0:
-                    raise RuntimeError("an urgent SKU ran out of values; give tenants more SKUs")
-            else:
-                value = self.last.get(sku, NORMAL_START) + self.rng.randint(1, 5)
-            self.version += 1
-            self.last[sku] = value
+            value, item = self.counts.next(sku, is_urgent)
             sent.append(Sent(tenant.index, sku, value, at, is_urgent, phase))
-            items.append(
-                {
-                    "sku": sku,
-                    "location": SOURCE_LOCATION,
-                    "on_hand": value,
-                    "source": "bench-pos",
-                    "source_id": f"{sku}@{SOURCE_LOCATION}",
-                    "source_version": self.version,
-                }
-            )
+            items.append(item)
         self.sent.extend(sent)
         return items, sent
 
